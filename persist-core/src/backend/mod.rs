@@ -1,0 +1,117 @@
+//! Where bytes live: the small trait every store sits on, and its
+//! implementations.
+//!
+//! Paths are relative, `/`-separated, and made only of components persist built
+//! itself (see [`key`](crate::key)), so a backend never has to defend against
+//! `..` or absolute paths; it still refuses them.
+//!
+//! The trait is small on purpose: an atomic put, a read, a one-level listing, a
+//! create-if-absent and deletes. Local disk, memory and object storage all fit it.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+
+pub mod local;
+pub mod memory;
+
+pub use local::LocalBackend;
+pub use memory::MemoryBackend;
+
+/// A writer callback handed to [`Backend::put`]: it writes the object's bytes.
+pub type WriteFn<'a> = dyn FnMut(&mut dyn Write) -> Result<()> + 'a;
+
+/// One child of a listed prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The child's name (one path component).
+    pub name: String,
+    /// Whether it is a folder (a common prefix, on object stores).
+    pub is_dir: bool,
+    /// Its size in bytes (0 for folders).
+    pub size: u64,
+    /// When it was last written, where the backend knows.
+    pub modified: Option<SystemTime>,
+}
+
+/// The storage under a [`Store`](crate::Store).
+///
+/// Implement it to put a store somewhere new (or to inject faults in tests);
+/// every method must keep the promise its doc states, since the store's own
+/// guarantees (no half-written record visible, no autoinc number given twice)
+/// rest on them.
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// Creates or replaces the object at `path` with the bytes `write` produces,
+    /// atomically: a reader sees the old object or the whole new one, never a
+    /// part, also if the process dies during the call. With `durable`, the bytes
+    /// and the name are on stable storage when it returns. Missing parent
+    /// folders are created.
+    fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()>;
+
+    /// Creates `path` holding `bytes` only if nothing is there. Returns `false`
+    /// if something already was. Atomic across processes: of many callers at
+    /// once, exactly one gets `true`.
+    fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool>;
+
+    /// Opens the object at `path` for reading; [`Error::NotFound`] if absent.
+    fn get(&self, path: &str) -> Result<Box<dyn Read + Send>>;
+
+    /// The children of the folder `prefix` (`""` is the root), in no particular
+    /// order; an empty list if the folder does not exist.
+    fn list(&self, prefix: &str) -> Result<Vec<Entry>>;
+
+    /// Removes the object at `path`; not an error if it is absent.
+    fn delete(&self, path: &str) -> Result<()>;
+
+    /// Removes the folder `prefix` and everything below it; not an error if it
+    /// is absent.
+    fn delete_all(&self, prefix: &str) -> Result<()>;
+
+    /// How `path` is shown in messages (a full file path, a URL).
+    fn describe(&self, path: &str) -> String;
+
+    /// The object's file on the local disk, where there is one (for memory maps
+    /// and fast reads).
+    fn local_path(&self, _path: &str) -> Option<PathBuf> {
+        None
+    }
+
+    /// Reads the whole object at `path`.
+    fn read_all(&self, path: &str) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.get(path)?
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(e).within("", &self.describe(path)))?;
+        Ok(buf)
+    }
+}
+
+/// Joins path components with `/`, skipping empty ones.
+pub(crate) fn join(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for p in parts.iter().filter(|p| !p.is_empty()) {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(p);
+    }
+    out
+}
+
+/// Checks that a relative path has only plain components.
+pub(crate) fn check_rel(path: &str) -> Result<()> {
+    let bad = path.starts_with('/')
+        || path.contains('\0')
+        || path.contains('\\')
+        || path.split('/').any(|c| c == ".." || c == ".");
+    if bad {
+        return Err(Error::InvalidKey {
+            record: String::new(),
+            reason: format!("path `{path}` is not a plain relative path"),
+        });
+    }
+    Ok(())
+}

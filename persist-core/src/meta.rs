@@ -1,0 +1,193 @@
+//! `meta.json`: the one file that makes a record visible.
+//!
+//! It is written last, by atomic rename, after every record file it names is
+//! complete; a record exists exactly when its `meta.json` does. It is pretty
+//! JSON that a person and Python can read.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::key::canonical_json;
+
+/// The name of the metadata file in a record's folder.
+pub const META_FILE: &str = "meta.json";
+
+/// The current layout version, stored as `format`.
+pub const FORMAT: u32 = 1;
+
+/// The contents of a record's `meta.json`.
+///
+/// ```
+/// use persist_core::meta::Meta;
+/// let text = r#"{"format":1,"type":"example","version":1,"name":"example-A00",
+///   "key":{"animal":"A00"},"autoinc":null,"data":{},"records":{},
+///   "content_hash":"x","saved_at":"2026-01-01T00:00:00Z"}"#;
+/// let meta = Meta::parse(text.as_bytes())?;
+/// assert_eq!(meta.type_name, "example");
+/// # Ok::<(), persist_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Layout version of this file ([`FORMAT`]).
+    pub format: u32,
+    /// The record type's name (`#[persist(name)]`).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The struct's `#[persist(version)]` when saved.
+    pub version: u32,
+    /// The record's file name, such as `example-A00-1234-3`.
+    pub name: String,
+    /// The key fields by name (the autoinc apart).
+    pub key: Map<String, Value>,
+    /// The autoinc number, if the type has one.
+    pub autoinc: Option<u64>,
+    /// The data fields by name.
+    pub data: Map<String, Value>,
+    /// The record files, by field name.
+    pub records: BTreeMap<String, RecordFile>,
+    /// Content hashes of the upstream records this one was computed from, by the
+    /// JSON pointer of the `Ref` in the key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstream: BTreeMap<String, Upstream>,
+    /// blake3 over key, data and record-file checksums: what staleness compares.
+    pub content_hash: String,
+    /// When the save finished (UTC, RFC 3339).
+    pub saved_at: String,
+}
+
+/// One record file, as listed in `meta.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFile {
+    /// The file name in the record's folder (`data-<uuid>.npy`).
+    pub file: String,
+    /// Its format: the `Storable` extension (`npy`).
+    pub format: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its blake3, hex.
+    pub blake3: String,
+}
+
+/// An upstream record as remembered by a downstream one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// The upstream's record folder in the store.
+    pub at: String,
+    /// Its content hash when the downstream was saved (`None`: it was not stored).
+    pub content_hash: Option<String>,
+}
+
+impl Meta {
+    /// Parses `meta.json` bytes; [`Error::Corrupt`] says what is wrong.
+    pub fn parse(bytes: &[u8]) -> Result<Meta> {
+        Meta::from_value(parse_value(bytes)?)
+    }
+
+    /// Reads a `meta.json` already parsed to JSON.
+    pub fn from_value(value: Value) -> Result<Meta> {
+        serde_json::from_value(value)
+            .map_err(|e| Error::corrupt(format!("meta.json does not have the expected fields: {e}")))
+    }
+
+    /// The pretty JSON written to disk.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::corrupt(format!("cannot serialize meta.json: {e}")))?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// The content hash of a record: blake3 over its key, autoinc, data and the
+    /// checksums of its record files (never file names, uuids or times).
+    pub fn compute_content_hash(
+        key: &Map<String, Value>,
+        autoinc: Option<u64>,
+        data: &Map<String, Value>,
+        records: &BTreeMap<String, RecordFile>,
+    ) -> String {
+        let files: Map<String, Value> = records
+            .iter()
+            .map(|(k, f)| (k.clone(), Value::String(f.blake3.clone())))
+            .collect();
+        let content = serde_json::json!({
+            "key": key,
+            "autoinc": autoinc,
+            "data": data,
+            "records": files,
+        });
+        blake3::hash(canonical_json(&content).as_bytes())
+            .to_hex()
+            .to_string()
+    }
+}
+
+/// Parses bytes to a JSON object, or says why not.
+pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            Error::corrupt(format!("meta.json is truncated: {e}"))
+        } else {
+            Error::corrupt(format!("meta.json is not valid JSON: {e}"))
+        }
+    })?;
+    if !value.is_object() {
+        return Err(Error::corrupt("meta.json is not a JSON object"));
+    }
+    Ok(value)
+}
+
+/// Now, as RFC 3339 UTC with seconds (`2026-11-21T23:53:03Z`).
+pub(crate) fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_305_183), "2026-11-21T23:53:03Z");
+    }
+
+    #[test]
+    fn parse_reports_what_is_wrong() {
+        let e = Meta::parse(b"{\"format\": 1,").unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+        let e = Meta::parse(b"[1]").unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }));
+        let e = Meta::parse(b"{\"format\": 1}").unwrap_err();
+        assert!(e.to_string().contains("missing field"), "{e}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The [`Persistence`] trait: what every `#[derive(Persistence)]` type can do.
+
+use serde_json::Value;
+
+use crate::error::{BoxError, Error, Result};
+use crate::format::Storable;
+use crate::parts::Parts;
+use crate::private::RecordOut;
+use crate::schema::Schema;
+use crate::store::Store;
+use crate::{files, load, reference, save};
+
+/// A result that can be kept in a [`Store`]: derive it, never implement it by
+/// hand.
+///
+/// ```
+/// use persist_core::{Lazy, Persistence, Store};
+///
+/// #[derive(Persistence, Debug)]
+/// struct Spectrum {
+///     #[key] #[filename] sample: String,
+///     #[key] resolution: u32,
+///     peak: f64,
+///     #[record] values: Lazy<Vec<u8>>,
+/// }
+///
+/// let store = Store::memory();
+/// let mut s = Spectrum::new("S1", 4);
+/// s.peak = 2.5;
+/// s.values.set(vec![1, 2, 3]);
+/// s.save(&store)?;
+///
+/// let back = Spectrum::new("S1", 4).load(&store)?;     // the same key, built again
+/// assert_eq!(back.peak, 2.5);
+/// assert!(!back.values.is_loaded());                   // not read yet
+/// assert_eq!(back.values.get()?, &vec![1, 2, 3]);      // read now
+/// assert_eq!(back.filename(), "spectrum-S1");
+/// # Ok::<(), persist_core::Error>(())
+/// ```
+pub trait Persistence: Sized {
+    #[doc(hidden)]
+    const __SCHEMA: &'static Schema;
+    #[doc(hidden)]
+    fn __key(&self) -> Result<Vec<Value>>;
+    #[doc(hidden)]
+    fn __autoinc(&self) -> Option<u64>;
+    #[doc(hidden)]
+    fn __set_autoinc(&mut self, n: Option<u64>) -> Result<()>;
+    #[doc(hidden)]
+    fn __data(&self) -> Result<Vec<Value>>;
+    #[doc(hidden)]
+    fn __records(&self) -> Vec<RecordOut<'_>>;
+    #[doc(hidden)]
+    fn __from_parts(parts: &mut Parts) -> Result<Self>;
+    #[doc(hidden)]
+    fn __migrate(from_version: u32, _meta: &mut Value) -> Result<()> {
+        Err(Error::TypeMismatch {
+            record: String::new(),
+            path: String::new(),
+            expected: format!(
+                "version {} of `{}`",
+                Self::__SCHEMA.version,
+                Self::__SCHEMA.name
+            ),
+            found: format!(
+                "a record saved with version {from_version} (add #[persist(migrate)] and implement persist_core::Migrate to convert it)"
+            ),
+        })
+    }
+
+    /// Saves the record: record files first under new names, `meta.json` last
+    /// by atomic rename, superseded files removed after. An `#[autoinc]` field
+    /// left `None` is given the next free number (max existing + 1, first 0),
+    /// never given to another record, also by another process.
+    ///
+    /// `Lazy` fields that are empty are saved without a file and load empty;
+    /// unread ones loaded from the same record are kept without being rewritten.
+    fn save(&mut self, store: &Store) -> Result<()> {
+        save::save(self, store)
+    }
+
+    /// The stored record with this key. Record fields stay unread until touched.
+    ///
+    /// Errors: [`Error::AutoIncUnresolved`] if the autoinc is `None`,
+    /// [`Error::NotFound`] if nothing is stored under the key.
+    fn load(&self, store: &Store) -> Result<Self> {
+        load::load(self, store)
+    }
+
+    /// Whether a record with this key is stored.
+    fn exists(&self, store: &Store) -> Result<bool> {
+        load::exists(self, store)
+    }
+
+    /// Removes the record, its record files and its extra files;
+    /// [`Error::NotFound`] if absent. An autoinc number stays taken.
+    fn remove(&self, store: &Store) -> Result<()> {
+        save::remove(self, store)
+    }
+
+    /// Loads the record; if it is not stored, runs `compute` on `self`, saves
+    /// the result and returns it. With an `#[autoinc]` field left `None`, always
+    /// computes and saves a new numbered record.
+    ///
+    /// An error from `compute` comes back as [`Error::Compute`] and nothing is
+    /// saved. A damaged record is an error, not a reason to recompute.
+    fn load_or_compute<F>(mut self, store: &Store, compute: F) -> Result<Self>
+    where
+        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
+    {
+        let unresolved = Self::__SCHEMA.autoinc.is_some() && self.__autoinc().is_none();
+        if !unresolved {
+            match self.load(store) {
+                Err(Error::NotFound { .. }) => {}
+                other => return other,
+            }
+        }
+        compute(&mut self).map_err(|source| Error::Compute {
+            record: crate::private::filename(&self),
+            source,
+        })?;
+        self.save(store)?;
+        Ok(self)
+    }
+
+    /// Like [`load_or_compute`](Persistence::load_or_compute), but a stored
+    /// record that [`is_stale`](Persistence::is_stale) (an upstream it was
+    /// computed from changed or is gone) is computed again and replaced.
+    fn load_fresh_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
+    where
+        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
+    {
+        let resolved = Self::__SCHEMA.autoinc.is_none() || self.__autoinc().is_some();
+        if resolved && self.exists(store)? && self.is_stale(store)? {
+            let mut fresh = self;
+            compute(&mut fresh).map_err(|source| Error::Compute {
+                record: crate::private::filename(&fresh),
+                source,
+            })?;
+            fresh.save(store)?;
+            return Ok(fresh);
+        }
+        self.load_or_compute(store, compute)
+    }
+
+    /// Every stored record with this key, any autoinc number, ascending. Numbers
+    /// claimed by a save that never finished are skipped.
+    fn load_all(&self, store: &Store) -> Result<Vec<Self>> {
+        load::load_all(self, store)
+    }
+
+    /// Every stored record of this type, by file name. A damaged record is one
+    /// `Err` item; the listing goes on.
+    fn all(store: &Store) -> Result<load::Records<Self>> {
+        load::all(store)
+    }
+
+    /// Keeps an extra file with the record (the record must be saved). `name`
+    /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`]. Extra
+    /// files live apart from the record's own files; `remove` removes them.
+    fn save_file<V: Storable>(&self, store: &Store, name: &str, value: &V) -> Result<()> {
+        files::save_file(self, store, name, value)
+    }
+
+    /// Reads an extra file kept with [`save_file`](Persistence::save_file).
+    fn load_file<V: Storable>(&self, store: &Store, name: &str) -> Result<V> {
+        files::load_file(self, store, name)
+    }
+
+    /// The key as a JSON object by field name (the autoinc included); a
+    /// [`Ref`](crate::Ref) field holds its upstream's params tree.
+    fn params_tree(&self) -> Value {
+        reference::params_tree(self)
+    }
+
+    /// Whether an upstream record this one was computed from (a
+    /// [`Ref`](crate::Ref) in its key) now has other content, or is gone, since
+    /// this record was saved. [`Error::NotFound`] if this record is not stored.
+    fn is_stale(&self, store: &Store) -> Result<bool> {
+        reference::is_stale(self, store)
+    }
+}
+
+/// A migration hook for records saved with another `#[persist(version)]`.
+///
+/// Opt in with `#[persist(version = N, migrate)]` and implement this trait: the
+/// hook gets the old record's whole `meta.json` (fields `key`, `data`,
+/// `records`, …) and rewrites it in place to fit the current version.
+///
+/// ```
+/// use persist_core::{Migrate, Persistence, Result, Store};
+/// use serde_json::Value;
+///
+/// #[derive(Persistence)]
+/// #[persist(name = "fit", version = 2, migrate)]
+/// struct Fit {
+///     #[key] dataset: String,
+///     rmse: f64,          // version 1 called it `error`
+/// }
+///
+/// impl Migrate for Fit {
+///     fn migrate(from_version: u32, meta: &mut Value) -> Result<()> {
+///         if from_version == 1 {
+///             if let Some(data) = meta["data"].as_object_mut() {
+///                 if let Some(v) = data.remove("error") {
+///                     data.insert("rmse".into(), v);
+///                 }
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// # let _ = Store::memory();
+/// ```
+pub trait Migrate {
+    /// Rewrites a record saved with `from_version` so it loads as the current
+    /// version.
+    fn migrate(from_version: u32, meta: &mut Value) -> Result<()>;
+}

@@ -1,0 +1,208 @@
+//! The save protocol, and removal.
+//!
+//! 1. Record files are written under new names (`<stem>-<uuid>.<ext>`), each
+//!    flushed (and fsynced when durable) and hashed on the way.
+//! 2. `meta.json` is written last by atomic rename: the record becomes visible
+//!    whole, or not at all.
+//! 3. Files the previous version named and this one does not are removed.
+//!
+//! A crash at any point leaves the old complete version or the new one, plus
+//! files nobody names, which `gc` removes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::autoinc;
+use crate::checksum::HashingWriter;
+use crate::error::{Error, Result};
+use crate::key::{sanitize, READABLE_MAX};
+use crate::meta::{now_rfc3339, Meta, RecordFile, FORMAT};
+use crate::persistence::Persistence;
+use crate::private::RecordOut;
+use crate::record_dir::RecordDir;
+use crate::reference;
+use crate::schema::RecordField;
+use crate::store::Store;
+
+pub(crate) fn save<T: Persistence>(value: &mut T, store: &Store) -> Result<()> {
+    let schema = T::__SCHEMA;
+    let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
+    let in_rec = |e: Error, d: &RecordDir| e.in_record(d.name());
+    reference::check_resolved(&key).map_err(|e| in_rec(e, &dir))?;
+    let data: Map<String, Value> = schema
+        .data
+        .iter()
+        .map(|f| (*f).to_owned())
+        .zip(value.__data().map_err(|e| in_rec(e, &dir))?)
+        .collect();
+
+    let (dir, fresh) = match (&schema.autoinc, value.__autoinc()) {
+        (Some(_), None) => (autoinc::claim_next(store, &dir, schema).map_err(|e| in_rec(e, &dir))?, true),
+        (Some(_), Some(_)) => {
+            autoinc::claim_exact(store, &dir).map_err(|e| in_rec(e, &dir))?;
+            (dir, false)
+        }
+        (None, _) => (dir, false),
+    };
+    // A number that does not fit the field's integer type fails before anything is written.
+    let before = value.__autoinc();
+    value.__set_autoinc(dir.number()).map_err(|e| in_rec(e, &dir))?;
+
+    let result = write_version(value, store, &dir, key, data, fresh);
+    if result.is_err() {
+        // The field names a stored record only once the save succeeded.
+        let _ = value.__set_autoinc(before);
+    }
+    result
+}
+
+fn write_version<T: Persistence>(
+    value: &T,
+    store: &Store,
+    dir: &RecordDir,
+    key: Map<String, Value>,
+    data: Map<String, Value>,
+    fresh: bool,
+) -> Result<()> {
+    let schema = T::__SCHEMA;
+    let backend = store.backend();
+    let previous = if fresh {
+        None
+    } else {
+        backend
+            .read_all(&dir.meta_path())
+            .ok()
+            .and_then(|b| Meta::parse(&b).ok())
+    };
+
+    let mut records = BTreeMap::new();
+    let mut written = Vec::new();
+    let outcome = (|| {
+        for (field, out) in schema.records.iter().zip(value.__records()) {
+            if let Some((entry, new)) = write_record_file(store, dir, field, &out)? {
+                if new {
+                    written.push(dir.file_path(&entry.file));
+                }
+                records.insert(field.name.to_owned(), entry);
+            }
+        }
+        let upstream = reference::upstream_hashes(store, &key)?;
+        let content_hash = Meta::compute_content_hash(&key, dir.number(), &data, &records);
+        let meta = Meta {
+            format: FORMAT,
+            type_name: schema.name.to_owned(),
+            version: schema.version,
+            name: dir.name().to_owned(),
+            key,
+            autoinc: dir.number(),
+            data,
+            records: records.clone(),
+            upstream,
+            content_hash,
+            saved_at: now_rfc3339(),
+        };
+        let bytes = meta.to_bytes()?;
+        backend.put(&dir.meta_path(), store.is_durable(), &mut |w| {
+            w.write_all(&bytes).map_err(Error::io)
+        })
+    })();
+    if let Err(e) = outcome {
+        for path in &written {
+            let _ = backend.delete(path);
+        }
+        return Err(e.within(dir.name(), &backend.describe(&dir.meta_path())));
+    }
+
+    if let Some(previous) = previous {
+        for old in previous.records.values() {
+            let still_named = records.values().any(|r| r.file == old.file);
+            if !still_named && !old.file.contains('/') && !old.file.starts_with('.') {
+                // Best effort: a file left behind is only clutter, which gc removes.
+                let _ = backend.delete(&dir.file_path(&old.file));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes one record field's file; `None` for an empty field. The flag says
+/// whether a new file was written (rather than an unchanged one kept).
+fn write_record_file(
+    store: &Store,
+    dir: &RecordDir,
+    field: &RecordField,
+    out: &RecordOut<'_>,
+) -> Result<Option<(RecordFile, bool)>> {
+    let record = out.erased();
+    if let Some(file) = record.file() {
+        let same_place = file.store.same_backend(store) && file.path == dir.file_path(&file.entry.file);
+        if same_place {
+            return Ok(Some((file.entry.clone(), false)));
+        }
+    }
+    let source = record.file().cloned();
+    let has_value = source.is_some() || record.has_value();
+    if !has_value {
+        return Ok(None);
+    }
+    let ext = record.extension();
+    let stem = sanitize(field.stem, READABLE_MAX).0;
+    let name = format!("{stem}-{}.{ext}", uuid::Uuid::new_v4().simple());
+    let path = dir.file_path(&name);
+    let mut summary = None;
+    store.backend().put(&path, store.is_durable(), &mut |w| {
+        let mut hw = HashingWriter::new(w);
+        match &source {
+            Some(file) => file.copy_to(&mut hw)?,
+            None => record
+                .write_value(&mut hw)
+                .unwrap_or(Ok(()))
+                .map_err(|e| e.within(dir.name(), ""))?,
+        }
+        summary = Some(hw.finish());
+        Ok(())
+    })?;
+    let (blake3, size) = summary.unwrap_or_default();
+    Ok(Some((
+        RecordFile {
+            file: name,
+            format: ext.to_owned(),
+            size,
+            blake3,
+        },
+        true,
+    )))
+}
+
+pub(crate) fn remove<T: Persistence>(value: &T, store: &Store) -> Result<()> {
+    let dir = crate::load::resolved_dir(value)?;
+    let backend = store.backend();
+    let meta = dir.meta_path();
+    if !crate::load::meta_exists(store, &dir)? {
+        return Err(Error::NotFound {
+            record: dir.name().to_owned(),
+            path: backend.describe(&meta),
+        });
+    }
+    // meta.json first: from here on the record is gone as a whole.
+    backend.delete(&meta).map_err(|e| e.in_record(dir.name()))?;
+    match dir.number() {
+        // Keep the claim so the number is never given again.
+        Some(_) => {
+            for entry in backend.list(&dir.path())? {
+                if entry.name == crate::record_dir::CLAIM_FILE {
+                    continue;
+                }
+                let path = dir.file_path(&entry.name);
+                if entry.is_dir {
+                    backend.delete_all(&path)?;
+                } else {
+                    backend.delete(&path)?;
+                }
+            }
+        }
+        None => backend.delete_all(&dir.path())?,
+    }
+    Ok(())
+}
