@@ -43,7 +43,10 @@ fn claim_body() -> Vec<u8> {
 pub(crate) fn claim_next(store: &Store, dir: &RecordDir, schema: &Schema) -> Result<RecordDir> {
     let key_path = dir.key_path();
     loop {
-        let mut n = numbers(store, &key_path)?.into_iter().max().map_or(0, |m| m + 1);
+        let mut n = numbers(store, &key_path)?
+            .into_iter()
+            .max()
+            .map_or(0, |m| m + 1);
         for _ in 0..RELIST_AFTER {
             let candidate = dir.with_number(n, schema);
             if store

@@ -47,7 +47,10 @@ pub enum Error {
     },
 
     /// A `Lazy` record field that was never set was read.
-    #[error("{}record field `{field}` is empty: it was never set, or was saved empty", Rec(record))]
+    #[error(
+        "{}record field `{field}` is empty: it was never set, or was saved empty",
+        Rec(record)
+    )]
     EmptyRecord {
         /// The record's file name.
         record: String,
@@ -69,7 +72,11 @@ pub enum Error {
 
     /// Stored data of another type than the one asked for: another dtype or
     /// number of dimensions, a field of another type, another record version.
-    #[error("{}type mismatch{}: expected {expected}, found {found}", Rec(record), At(path))]
+    #[error(
+        "{}type mismatch{}: expected {expected}, found {found}",
+        Rec(record),
+        At(path)
+    )]
     TypeMismatch {
         /// The record's file name.
         record: String,
@@ -82,7 +89,11 @@ pub enum Error {
     },
 
     /// A record file's blake3 differs from the one stored when it was written.
-    #[error("{}integrity check failed{}: blake3 is {found}, expected {expected}", Rec(record), At(path))]
+    #[error(
+        "{}integrity check failed{}: blake3 is {found}, expected {expected}",
+        Rec(record),
+        At(path)
+    )]
     Integrity {
         /// The record's file name.
         record: String,
@@ -295,7 +306,9 @@ mod tests {
 
     #[test]
     fn context_is_not_overwritten() {
-        let e = Error::corrupt("x").within("inner", "p1").within("outer", "p2");
+        let e = Error::corrupt("x")
+            .within("inner", "p1")
+            .within("outer", "p2");
         assert_eq!(e.record(), Some("inner"));
         assert_eq!(e.path(), Some("p1"));
     }

@@ -21,7 +21,9 @@ fn check_name<V: Storable>(dir: &RecordDir, name: &str) -> Result<()> {
     if !plain {
         return Err(Error::InvalidKey {
             record: dir.name().to_owned(),
-            reason: format!("extra file name {name:?} must be one plain file name (no `/`, no leading `.`)"),
+            reason: format!(
+                "extra file name {name:?} must be one plain file name (no `/`, no leading `.`)"
+            ),
         });
     }
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
@@ -47,7 +49,10 @@ pub(crate) fn save_file<T: Persistence, V: Storable>(
     if !meta_exists(store, &dir)? {
         return Err(Error::NotFound {
             record: dir.name().to_owned(),
-            path: format!("{} (save the record before keeping files with it)", store.backend().describe(&dir.meta_path())),
+            path: format!(
+                "{} (save the record before keeping files with it)",
+                store.backend().describe(&dir.meta_path())
+            ),
         });
     }
     let path = format!("{}/{name}", dir.files_path());
@@ -57,11 +62,18 @@ pub(crate) fn save_file<T: Persistence, V: Storable>(
         .map_err(|e| e.in_record(dir.name()))
 }
 
-pub(crate) fn load_file<T: Persistence, V: Storable>(value: &T, store: &Store, name: &str) -> Result<V> {
+pub(crate) fn load_file<T: Persistence, V: Storable>(
+    value: &T,
+    store: &Store,
+    name: &str,
+) -> Result<V> {
     let dir = resolved_dir(value)?;
     check_name::<V>(&dir, name)?;
     let path = format!("{}/{name}", dir.files_path());
     let shown = store.backend().describe(&path);
-    let reader = store.backend().get(&path).map_err(|e| e.within(dir.name(), &shown))?;
+    let reader = store
+        .backend()
+        .get(&path)
+        .map_err(|e| e.within(dir.name(), &shown))?;
     V::read(&mut BufReader::new(reader)).map_err(|e| e.within(dir.name(), &shown))
 }

@@ -127,7 +127,11 @@ pub fn sanitize(text: &str, max: usize) -> (String, bool) {
     let mut cut = false;
     for (i, c) in text.chars().enumerate() {
         let safe = c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@');
-        let c = if !safe || (i == 0 && c == '.') { '_' } else { c };
+        let c = if !safe || (i == 0 && c == '.') {
+            '_'
+        } else {
+            c
+        };
         if out.len() + c.len_utf8() > max {
             cut = true;
             break;

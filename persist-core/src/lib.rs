@@ -42,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+mod autoinc;
 pub mod backend;
 mod checksum;
 pub mod error;
@@ -59,7 +60,6 @@ mod record_dir;
 mod record_file;
 mod reference;
 mod save;
-mod autoinc;
 #[doc(hidden)]
 pub mod schema;
 mod store;
@@ -90,3 +90,8 @@ pub use ndarray;
 
 /// The `serde_json` persist-core is built with.
 pub use serde_json;
+
+/// The `object_store` persist-core is built with (feature `object-store`), for
+/// [`Store::from_object_store`].
+#[cfg(feature = "object-store")]
+pub use object_store;

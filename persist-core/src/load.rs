@@ -58,7 +58,8 @@ pub(crate) fn read_meta<T: Persistence>(store: &Store, dir: &RecordDir) -> Resul
     match version {
         Some(v) if v == u64::from(schema.version) => {}
         Some(v) => {
-            let v = u32::try_from(v).map_err(|_| ctx(Error::corrupt(format!("version {v} is out of range"))))?;
+            let v = u32::try_from(v)
+                .map_err(|_| ctx(Error::corrupt(format!("version {v} is out of range"))))?;
             T::__migrate(v, &mut raw).map_err(ctx)?;
             raw["version"] = Value::from(schema.version);
         }
@@ -115,9 +116,10 @@ pub(crate) fn read_record<T: Persistence>(
 
 pub(crate) fn same_key(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
-            .all(|(k, v)| b.get(k).is_some_and(|w| canonical_json(v) == canonical_json(w)))
+        && a.iter().all(|(k, v)| {
+            b.get(k)
+                .is_some_and(|w| canonical_json(v) == canonical_json(w))
+        })
 }
 
 pub(crate) fn load_all<T: Persistence>(value: &T, store: &Store) -> Result<Vec<T>> {
@@ -130,7 +132,8 @@ pub(crate) fn load_all<T: Persistence>(value: &T, store: &Store) -> Result<Vec<T
             Err(e) => Err(e),
         };
     }
-    let mut numbers = autoinc::numbers(store, &dir.key_path()).map_err(|e| e.in_record(dir.name()))?;
+    let mut numbers =
+        autoinc::numbers(store, &dir.key_path()).map_err(|e| e.in_record(dir.name()))?;
     numbers.sort_unstable();
     let mut out = Vec::with_capacity(numbers.len());
     for n in numbers {
@@ -146,7 +149,10 @@ pub(crate) fn load_all<T: Persistence>(value: &T, store: &Store) -> Result<Vec<T
 
 /// The record folders of a type, sorted; a key folder that cannot be listed
 /// is an `Err` item.
-pub(crate) fn record_dirs(store: &Store, schema: &crate::schema::Schema) -> Result<Vec<Result<RecordDir>>> {
+pub(crate) fn record_dirs(
+    store: &Store,
+    schema: &crate::schema::Schema,
+) -> Result<Vec<Result<RecordDir>>> {
     let tdir = type_dir(schema);
     let mut keys: Vec<String> = store
         .backend()
@@ -158,7 +164,9 @@ pub(crate) fn record_dirs(store: &Store, schema: &crate::schema::Schema) -> Resu
     keys.sort();
     let mut out = Vec::new();
     for key_dir in keys {
-        let readable = split_record_dir_name(&key_dir).map_or("", |(r, _)| r).to_owned();
+        let readable = split_record_dir_name(&key_dir)
+            .map_or("", |(r, _)| r)
+            .to_owned();
         let base = RecordDir::from_parts(&tdir, &key_dir, None, &readable);
         if schema.autoinc.is_none() {
             out.push(Ok(base));

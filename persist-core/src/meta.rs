@@ -89,8 +89,9 @@ impl Meta {
 
     /// Reads a `meta.json` already parsed to JSON.
     pub fn from_value(value: Value) -> Result<Meta> {
-        serde_json::from_value(value)
-            .map_err(|e| Error::corrupt(format!("meta.json does not have the expected fields: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            Error::corrupt(format!("meta.json does not have the expected fields: {e}"))
+        })
     }
 
     /// The pretty JSON written to disk.

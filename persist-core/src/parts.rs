@@ -28,8 +28,17 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub(crate) fn new(schema: &'static Schema, store: &Store, dir: &RecordDir, mut meta: Meta) -> Parts {
-        let keys = schema.keys.iter().map(|f| meta.key.remove(f.name)).collect();
+    pub(crate) fn new(
+        schema: &'static Schema,
+        store: &Store,
+        dir: &RecordDir,
+        mut meta: Meta,
+    ) -> Parts {
+        let keys = schema
+            .keys
+            .iter()
+            .map(|f| meta.key.remove(f.name))
+            .collect();
         let data = schema.data.iter().map(|f| meta.data.remove(*f)).collect();
         let records = schema
             .records
@@ -62,7 +71,10 @@ impl Parts {
         Error::TypeMismatch {
             record: self.record.clone(),
             path: self.meta_shown.clone(),
-            expected: format!("{kind} field `{field}` of type {}", std::any::type_name::<T>()),
+            expected: format!(
+                "{kind} field `{field}` of type {}",
+                std::any::type_name::<T>()
+            ),
             found: format!("{shown} ({err})"),
         }
     }
@@ -71,7 +83,8 @@ impl Parts {
     pub fn key<T: DeserializeOwned>(&mut self, i: usize) -> Result<T> {
         let field = self.schema.keys.get(i).map_or("?", |f| f.name);
         match self.keys.get_mut(i).and_then(Option::take) {
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| self.mismatch::<T>("key", field, &v, e)),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| self.mismatch::<T>("key", field, &v, e)),
             None => Err(Error::Corrupt {
                 record: self.record.clone(),
                 path: self.meta_shown.clone(),
@@ -98,7 +111,8 @@ impl Parts {
     pub fn data<T: DeserializeOwned + Default>(&mut self, i: usize) -> Result<T> {
         let field = self.schema.data.get(i).copied().unwrap_or("?");
         match self.data.get_mut(i).and_then(Option::take) {
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| self.mismatch::<T>("data", field, &v, e)),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| self.mismatch::<T>("data", field, &v, e)),
             None => Ok(T::default()),
         }
     }

@@ -7,10 +7,10 @@ use serde::Serialize;
 
 pub use serde_json::Value;
 pub use std::clone::Clone;
+pub use std::convert::Into;
 pub use std::default::Default;
 pub use std::fmt;
 pub use std::marker::PhantomData;
-pub use std::convert::Into;
 pub use std::option::Option::{self, None, Some};
 pub use std::result::Result::{self, Err, Ok};
 pub use std::string::String;

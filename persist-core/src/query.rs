@@ -14,7 +14,11 @@ use crate::record_dir::RecordDir;
 use crate::schema::Schema;
 use crate::store::Store;
 
-pub(crate) fn run<T: Persistence>(store: &Store, filters: &[Option<Value>], autoinc: Option<u64>) -> Result<Vec<T>> {
+pub(crate) fn run<T: Persistence>(
+    store: &Store,
+    filters: &[Option<Value>],
+    autoinc: Option<u64>,
+) -> Result<Vec<T>> {
     let schema = T::__SCHEMA;
     let pattern = name_pattern(schema, filters);
     let mut found: Vec<(String, T)> = Vec::new();
@@ -54,8 +58,13 @@ fn name_pattern(schema: &Schema, filters: &[Option<Value>]) -> Vec<Option<String
             // replaced at the very start of the name.
             text.chars()
                 .map(|c| {
-                    let safe = c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@');
-                    if safe { c } else { '_' }
+                    let safe =
+                        c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@');
+                    if safe {
+                        c
+                    } else {
+                        '_'
+                    }
                 })
                 .collect()
         }));
@@ -105,12 +114,16 @@ fn glob(pattern: &[Option<String>], text: &str) -> bool {
 }
 
 fn key_matches(schema: &Schema, filters: &[Option<Value>], key: &Map<String, Value>) -> bool {
-    schema.keys.iter().zip(filters).all(|(field, filter)| match filter {
-        None => true,
-        Some(want) => key
-            .get(field.name)
-            .is_some_and(|have| canonical_json(have) == canonical_json(want)),
-    })
+    schema
+        .keys
+        .iter()
+        .zip(filters)
+        .all(|(field, filter)| match filter {
+            None => true,
+            Some(want) => key
+                .get(field.name)
+                .is_some_and(|have| canonical_json(have) == canonical_json(want)),
+        })
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@
 use serde_json::{Map, Value};
 
 use crate::backend::join;
+use crate::error::Result;
 use crate::key::{display_value, record_dir_name, sanitize, READABLE_MAX};
 use crate::meta::META_FILE;
 use crate::persistence::Persistence;
 use crate::schema::Schema;
-use crate::error::Result;
 
 /// The file that marks an autoinc number as taken, in the number's folder.
 pub const CLAIM_FILE: &str = ".claim";
@@ -55,7 +55,11 @@ impl RecordDir {
 
     /// The folder of `key` (the autoinc apart) for a type, with `number` if the
     /// type has an autoinc.
-    pub(crate) fn for_key(schema: &Schema, key: &Map<String, Value>, number: Option<u64>) -> RecordDir {
+    pub(crate) fn for_key(
+        schema: &Schema,
+        key: &Map<String, Value>,
+        number: Option<u64>,
+    ) -> RecordDir {
         let base = file_name(schema, key, None, false);
         let key_dir = record_dir_name(&base, &Value::Object(key.clone()));
         RecordDir {
@@ -70,7 +74,10 @@ impl RecordDir {
     /// The folder of a value's record (number: its autoinc, possibly `None`).
     pub(crate) fn of<T: Persistence>(value: &T) -> Result<(RecordDir, Map<String, Value>)> {
         let key = key_map::<T>(value)?;
-        Ok((RecordDir::for_key(T::__SCHEMA, &key, value.__autoinc()), key))
+        Ok((
+            RecordDir::for_key(T::__SCHEMA, &key, value.__autoinc()),
+            key,
+        ))
     }
 
     /// The same key with another number.
@@ -158,7 +165,9 @@ pub(crate) fn file_name(
 ) -> String {
     let mut parts = vec![schema.name.to_owned()];
     for field in schema.keys.iter().filter(|f| f.filename) {
-        let shown = key.get(field.name).map_or_else(|| "?".to_owned(), display_value);
+        let shown = key
+            .get(field.name)
+            .map_or_else(|| "?".to_owned(), display_value);
         parts.push(format!("{}{shown}", field.prefix));
     }
     if let (Some(auto), true) = (&schema.autoinc, with_number) {

@@ -77,7 +77,8 @@ impl RecordFileRef {
     /// Copies the raw bytes to `w`, checking the checksum on the way.
     pub(crate) fn copy_to(&self, w: &mut dyn Write) -> Result<()> {
         let mut reader = self.open()?;
-        std::io::copy(&mut reader, w).map_err(|e| Error::io(e).within(&self.record, &self.shown()))?;
+        std::io::copy(&mut reader, w)
+            .map_err(|e| Error::io(e).within(&self.record, &self.shown()))?;
         let (hash, size) = reader
             .finish()
             .map_err(|e| Error::io(e).within(&self.record, &self.shown()))?;

@@ -147,11 +147,17 @@ fn unresolved(repr: &RefRepr, field: &str) -> Error {
     match &repr.invalid {
         Some(reason) => Error::InvalidKey {
             record: String::new(),
-            reason: format!("`{field}` refers to a `{}` whose key is invalid: {reason}", repr.type_name),
+            reason: format!(
+                "`{field}` refers to a `{}` whose key is invalid: {reason}",
+                repr.type_name
+            ),
         },
         None => Error::AutoIncUnresolved {
             record: String::new(),
-            field: format!("{field} (a Ref to a `{}` whose autoinc is None: save it first)", repr.type_name),
+            field: format!(
+                "{field} (a Ref to a `{}` whose autoinc is None: save it first)",
+                repr.type_name
+            ),
         },
     }
 }
@@ -204,7 +210,11 @@ impl<'de, T: Persistence> Deserialize<'de> for Ref<T> {
 }
 
 /// Calls `f` with the JSON pointer and body of every `Ref` inside `value`.
-fn each_ref<'a>(value: &'a Value, pointer: &mut String, f: &mut dyn FnMut(&str, &'a Map<String, Value>)) {
+fn each_ref<'a>(
+    value: &'a Value,
+    pointer: &mut String,
+    f: &mut dyn FnMut(&str, &'a Map<String, Value>),
+) {
     match value {
         Value::Object(map) if map.contains_key(REF_TAG) => f(pointer, map),
         Value::Object(map) => {
@@ -252,12 +262,18 @@ pub(crate) fn check_resolved(key: &Map<String, Value>) -> Result<()> {
 
 /// The content hash of the record in folder `at`, `None` if it is gone or unreadable.
 fn content_hash_at(store: &Store, at: &str) -> Option<String> {
-    let bytes = store.backend().read_all(&format!("{at}/{META_FILE}")).ok()?;
+    let bytes = store
+        .backend()
+        .read_all(&format!("{at}/{META_FILE}"))
+        .ok()?;
     Meta::parse(&bytes).ok().map(|m| m.content_hash)
 }
 
 /// The upstreams of a key, with their content hashes now.
-pub(crate) fn upstream_hashes(store: &Store, key: &Map<String, Value>) -> Result<BTreeMap<String, Upstream>> {
+pub(crate) fn upstream_hashes(
+    store: &Store,
+    key: &Map<String, Value>,
+) -> Result<BTreeMap<String, Upstream>> {
     Ok(refs_in(key)
         .into_iter()
         .filter_map(|(pointer, repr)| {
@@ -285,10 +301,10 @@ pub(crate) fn is_stale<T: Persistence>(value: &T, store: &Store) -> Result<bool>
 /// A key with every `Ref` replaced by its upstream's params tree.
 fn tree(value: &Value) -> Value {
     match value {
-        Value::Object(map) if map.contains_key(REF_TAG) => {
-            map.get("key").map_or(Value::Null, tree)
+        Value::Object(map) if map.contains_key(REF_TAG) => map.get("key").map_or(Value::Null, tree),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), tree(v))).collect())
         }
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), tree(v))).collect()),
         Value::Array(items) => Value::Array(items.iter().map(tree).collect()),
         other => other.clone(),
     }

@@ -38,7 +38,10 @@ pub(crate) fn save<T: Persistence>(value: &mut T, store: &Store) -> Result<()> {
         .collect();
 
     let (dir, fresh) = match (&schema.autoinc, value.__autoinc()) {
-        (Some(_), None) => (autoinc::claim_next(store, &dir, schema).map_err(|e| in_rec(e, &dir))?, true),
+        (Some(_), None) => (
+            autoinc::claim_next(store, &dir, schema).map_err(|e| in_rec(e, &dir))?,
+            true,
+        ),
         (Some(_), Some(_)) => {
             autoinc::claim_exact(store, &dir).map_err(|e| in_rec(e, &dir))?;
             (dir, false)
@@ -47,7 +50,9 @@ pub(crate) fn save<T: Persistence>(value: &mut T, store: &Store) -> Result<()> {
     };
     // A number that does not fit the field's integer type fails before anything is written.
     let before = value.__autoinc();
-    value.__set_autoinc(dir.number()).map_err(|e| in_rec(e, &dir))?;
+    value
+        .__set_autoinc(dir.number())
+        .map_err(|e| in_rec(e, &dir))?;
 
     let result = write_version(value, store, &dir, key, data, fresh);
     if result.is_err() {
@@ -136,7 +141,8 @@ fn write_record_file(
 ) -> Result<Option<(RecordFile, bool)>> {
     let record = out.erased();
     if let Some(file) = record.file() {
-        let same_place = file.store.same_backend(store) && file.path == dir.file_path(&file.entry.file);
+        let same_place =
+            file.store.same_backend(store) && file.path == dir.file_path(&file.entry.file);
         if same_place {
             return Ok(Some((file.entry.clone(), false)));
         }

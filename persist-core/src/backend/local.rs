@@ -133,7 +133,9 @@ impl Backend for LocalBackend {
         // is damage (or a link planted to reach outside the store).
         match fs::symlink_metadata(&full) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::corrupt("is a symbolic link; a store holds none").within("", &shown))
+                return Err(
+                    Error::corrupt("is a symbolic link; a store holds none").within("", &shown)
+                )
             }
             Ok(m) if !m.is_file() => {
                 return Err(Error::corrupt("is not a regular file").within("", &shown))

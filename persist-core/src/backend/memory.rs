@@ -57,7 +57,10 @@ impl Backend for MemoryBackend {
         if objects.contains_key(path) {
             return Ok(false);
         }
-        objects.insert(path.to_owned(), (Arc::new(bytes.to_vec()), SystemTime::now()));
+        objects.insert(
+            path.to_owned(),
+            (Arc::new(bytes.to_vec()), SystemTime::now()),
+        );
         Ok(true)
     }
 

@@ -3,7 +3,9 @@
 use std::io::{Read, Write};
 
 use ndarray::{ArrayBase, Dimension, OwnedRepr};
-use ndarray_npy::{ReadNpyError, ReadNpyExt, ReadableElement, WritableElement, WriteNpyError, WriteNpyExt};
+use ndarray_npy::{
+    ReadNpyError, ReadNpyExt, ReadableElement, WritableElement, WriteNpyError, WriteNpyExt,
+};
 
 use super::Storable;
 use crate::error::{Error, Result};

@@ -1,0 +1,41 @@
+//! The `#[derive(Persistence)]` macro of persist.
+//!
+//! Do not depend on this crate directly: use [`persist_core`], which
+//! re-exports the derive (with its default `derive` feature) next to the
+//! runtime it generates code for, and documents the attributes
+//! (`#[key]`, `#[filename]`, `#[autoinc]`, `#[record]`, `#[persist(…)]`) and
+//! everything the derive generates.
+//!
+//! [`persist_core`]: https://docs.rs/persist-core
+//!
+//! The stages follow thiserror-impl and serde_derive: `ast` and `attr` parse
+//! the input, `valid` checks every rule and reports all errors at once,
+//! `expand` generates code, and `fallback` keeps a failed derive from causing
+//! follow-up errors in the user's code.
+
+#![allow(clippy::module_name_repetitions)]
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+mod symbol;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Derives `persist_core::Persistence`, `new`, `filename`, `replace`,
+/// `query` and `Display` for a struct with named fields.
+///
+/// See the `persist_core` documentation for the attributes and the
+/// generated API.
+#[proc_macro_derive(Persistence, attributes(persist, key, filename, autoinc, record))]
+pub fn derive_persistence(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Unit tests of the parse and validate stages, and of a few expansion
+//! details, run on `syn::parse_quote!` inputs.
+
+use crate::ast::{autoinc_int, is_lazy, is_string, snake_case, Input, Role};
+use crate::ctxt::Ctxt;
+use crate::{expand, valid};
+use syn::{parse_quote, DeriveInput};
+
+/// Parses and validates; returns the error messages.
+fn errors(node: &DeriveInput) -> Vec<String> {
+    let cx = Ctxt::new();
+    if let Some(input) = Input::from_syn(&cx, node) {
+        valid::check(&cx, &input);
+    }
+    match cx.check() {
+        Ok(()) => Vec::new(),
+        Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn parse<R>(node: &DeriveInput, f: impl FnOnce(&Input) -> R) -> R {
+    let cx = Ctxt::new();
+    let input = Input::from_syn(&cx, node).expect("a struct");
+    valid::check(&cx, &input);
+    cx.check().expect("valid input");
+    f(&input)
+}
+
+#[test]
+fn snake_case_names() {
+    assert_eq!(snake_case("MyResult"), "my_result");
+    assert_eq!(snake_case("Example"), "example");
+    assert_eq!(snake_case("HTTPServer2"), "http_server2");
+    assert_eq!(snake_case("Run2Result"), "run2_result");
+    assert_eq!(snake_case("already_snake"), "already_snake");
+}
+
+#[test]
+fn default_name_is_snake_case_and_version_one() {
+    let node: DeriveInput = parse_quote! {
+        struct SpikeSorting { #[key] animal: String }
+    };
+    parse(&node, |input| {
+        assert_eq!(input.type_name(), "spike_sorting");
+        assert_eq!(input.version(), 1);
+    });
+    let node: DeriveInput = parse_quote! {
+        #[persist(name = "spikes.v2", version = 3)]
+        struct SpikeSorting { #[key] animal: String }
+    };
+    parse(&node, |input| {
+        assert_eq!(input.type_name(), "spikes.v2");
+        assert_eq!(input.version(), 3);
+    });
+}
+
+#[test]
+fn roles_and_prefixes() {
+    let node: DeriveInput = parse_quote! {
+        struct Example {
+            #[key] #[filename] use_animal: String,
+            #[key] use_session: String,
+            #[filename(prefix = "d")] use_date: String,
+            #[autoinc(prefix = "r")] run_id: Option<u64>,
+            channels: Vec<i32>,
+            #[record(file = "trace")] data: Lazy<Array1<f64>>,
+        }
+    };
+    parse(&node, |input| {
+        let roles: Vec<String> = input
+            .fields
+            .iter()
+            .map(|field| match field.role() {
+                Role::Key { filename, prefix } => format!(
+                    "key filename={filename} prefix={:?}",
+                    prefix.map(|p| p.value())
+                ),
+                Role::AutoInc { prefix, int } => format!(
+                    "autoinc {} prefix={:?}",
+                    quote::quote!(#int),
+                    prefix.map(|p| p.value())
+                ),
+                Role::Record { stem } => format!("record {:?}", stem.map(|s| s.value())),
+                Role::Data => "data".to_owned(),
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "key filename=true prefix=None",
+                "key filename=false prefix=None",
+                "key filename=true prefix=Some(\"d\")",
+                "autoinc u64 prefix=Some(\"r\")",
+                "data",
+                "record Some(\"trace\")",
+            ]
+        );
+    });
+}
+
+#[test]
+fn type_recognition() {
+    assert!(is_string(&parse_quote!(String)));
+    assert!(is_string(&parse_quote!(::std::string::String)));
+    assert!(is_string(&parse_quote!(alloc::string::String)));
+    assert!(!is_string(&parse_quote!(my::String)));
+    assert!(!is_string(&parse_quote!(::String)));
+    assert!(autoinc_int(&parse_quote!(Option<u32>)).is_some());
+    assert!(autoinc_int(&parse_quote!(::core::option::Option<usize>)).is_some());
+    assert!(autoinc_int(&parse_quote!(Option<i32>)).is_none());
+    assert!(autoinc_int(&parse_quote!(u32)).is_none());
+    assert!(is_lazy(&parse_quote!(Lazy<Vec<u8>>)));
+    assert!(is_lazy(&parse_quote!(persist_core::Lazy<String>)));
+    assert!(!is_lazy(&parse_quote!(Vec<u8>)));
+}
+
+#[test]
+fn all_errors_are_reported_together() {
+    let node: DeriveInput = parse_quote! {
+        #[persist(name = "Bad Name", version = 0, crate = "persist_core", colour = "red")]
+        struct Broken {
+            #[autoinc] a: Option<u32>,
+            #[autoinc] b: Option<i64>,
+            #[key] #[record] c: Lazy<String>,
+            #[record] d: Vec<u8>,
+            #[key] #[key] build: String,
+            #[filename(prefx = "x")] e: String,
+        }
+    };
+    let errors = errors(&node);
+    let expect = [
+        "unknown key `colour`",
+        "invalid `name`",
+        "`version` starts at 1",
+        "absolute path",
+        "only one field can be `#[autoinc]`",
+        "`Option<u32>`, `Option<u64>` or `Option<usize>`",
+        "`#[record]` cannot be combined with `#[key]`",
+        "must have type `Lazy<T>`",
+        "duplicate `#[key]`",
+        "clash with `.build()`",
+        "unknown key `prefx` in `#[filename(…)]`, expected `prefix`",
+    ];
+    for needle in expect {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "no error containing {needle:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+}
+
+#[test]
+fn autoinc_alone_is_an_identity_but_nothing_is_not() {
+    let node: DeriveInput = parse_quote! {
+        struct Runs { #[autoinc] n: Option<u32>, data: Vec<f64> }
+    };
+    assert!(errors(&node).is_empty());
+    let node: DeriveInput = parse_quote! {
+        struct Nothing { data: Vec<f64> }
+    };
+    let errors = errors(&node);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("a struct with no key"), "{errors:?}");
+}
+
+#[test]
+fn expansion_uses_the_runtime_path_and_indices() {
+    let node: DeriveInput = parse_quote! {
+        #[persist(crate = "::my::rt")]
+        pub struct Example {
+            #[key] #[filename] use_animal: String,
+            #[key] use_session: u32,
+            channels: Vec<i32>,
+            #[record] data: Lazy<Vec<u8>>,
+        }
+    };
+    let out = expand::derive(&node).to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(!out.contains("persist_core"), "{out}");
+    for needle in [
+        "impl :: my :: rt :: Persistence for Example",
+        "pub struct ExampleReplace",
+        "pub struct ExampleQuery",
+        "name : \"example\"",
+        "__persist_parts . key (0usize) ?",
+        "__persist_parts . key (1usize) ?",
+        "__persist_parts . data (0usize) ?",
+        "__persist_parts . record (0usize) ?",
+        "use_animal : impl :: my :: rt :: __private :: Into < String >",
+        "use_session : u32",
+        "RecordField { name : \"data\" , stem : \"data\" }",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in {out}");
+    }
+    // No autoinc: no reset flag in the replace builder.
+    assert!(!out.contains("__persist_key_changed"), "{out}");
+}

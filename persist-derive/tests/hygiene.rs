@@ -1,0 +1,82 @@
+//! Compile-only: the generated code must not depend on anything the user's
+//! crate can shadow (prelude names, `std`/`core` modules, common local names).
+
+#![no_implicit_prelude]
+#![deny(missing_docs, unused_qualifications, dead_code)]
+#![allow(clippy::disallowed_names)]
+
+//! (Crate docs, so that `missing_docs` checks the generated items only.)
+
+// A user crate that shadows everything a sloppy derive might name.
+#[allow(dead_code)]
+mod std {}
+#[allow(dead_code)]
+mod core {}
+
+#[allow(dead_code, non_camel_case_types)]
+mod shadows {
+    pub struct Result;
+    pub struct Option;
+    pub struct Some;
+    pub struct None;
+    pub struct Ok;
+    pub struct Err;
+    pub struct Error;
+    pub struct Box;
+    pub struct String;
+    pub struct Vec;
+    pub struct Default;
+    pub struct Clone;
+    pub struct Into;
+    pub struct Self_;
+    pub struct store;
+}
+
+/// A public result, so the generated public API is checked by `missing_docs`.
+pub mod public {
+    #![allow(unused_imports)]
+    use super::shadows::*;
+    use ::persist_core::{Lazy, Persistence};
+
+    /// A record whose module shadows the prelude.
+    #[derive(Persistence)]
+    #[persist(version = 2)]
+    pub struct Shadowed {
+        #[filename]
+        animal: ::std::string::String,
+        #[key]
+        session: u32,
+        #[filename(prefix = "d")]
+        date: ::std::string::String,
+        #[autoinc]
+        run_id: ::std::option::Option<u32>,
+        channels: ::std::vec::Vec<i32>,
+        #[record]
+        trace: Lazy<::std::vec::Vec<u8>>,
+    }
+
+    /// A record whose only identity is its number.
+    #[derive(Persistence)]
+    pub struct OnlyAutoinc {
+        #[autoinc]
+        n: ::std::option::Option<usize>,
+    }
+
+    /// No autoinc, no data, no records.
+    #[derive(Persistence)]
+    pub(crate) struct KeyOnly {
+        #[key]
+        r#type: ::std::string::String,
+    }
+
+    #[allow(dead_code)]
+    fn uses_everything() {
+        let _ = Shadowed::new("A00", 3, "2024").filename();
+        let _ = OnlyAutoinc::new();
+        let _ = KeyOnly::new("t").replace().r#type("u").build();
+        let _ = Shadowed::query().animal("A00").run_id(2);
+    }
+}
+
+#[test]
+fn compiles() {}

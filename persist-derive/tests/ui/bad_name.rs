@@ -1,0 +1,10 @@
+use persist_core::Persistence;
+
+#[derive(Persistence)]
+#[persist(name = "My Model")]
+struct Model {
+    #[key]
+    animal: String,
+}
+
+fn main() {}

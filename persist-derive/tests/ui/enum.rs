@@ -1,0 +1,9 @@
+use persist_core::Persistence;
+
+#[derive(Persistence)]
+enum Choice {
+    A,
+    B,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use persist_core::{Lazy, Persistence};
+
+#[derive(Persistence)]
+struct Traces {
+    #[key]
+    #[record]
+    trace: Lazy<String>,
+}
+
+fn main() {}
