@@ -733,3 +733,32 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn resaving_after_another_overwrite_never_names_a_removed_file() {
+    on_every_store(|store| {
+        let mut first = example("O", "s");
+        first.save(store).unwrap();
+        let unread = first.load(store).unwrap();
+        let read = first.load(store).unwrap();
+        read.data.get().unwrap();
+
+        // Another writer replaces the record (and removes the old array file).
+        let mut other = example("O", "s");
+        other.data.set(array![5.0]);
+        other.save(store).unwrap();
+
+        // The value that was read is written again, whole.
+        let mut read = read;
+        read.save(store).unwrap();
+        let back = first.load(store).unwrap();
+        assert_eq!(back.data.get().unwrap(), &Array1::linspace(0.0, 1.0, 11));
+
+        // The value that was never read cannot be saved: it is gone.
+        let mut unread = unread;
+        let err = unread.save(store).unwrap_err();
+        assert!(matches!(err, Error::Superseded { .. }), "{err}");
+        let back = first.load(store).unwrap();
+        assert_eq!(back.data.get().unwrap(), &Array1::linspace(0.0, 1.0, 11), "nothing was half-written");
+    });
+}

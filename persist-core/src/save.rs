@@ -85,10 +85,8 @@ fn write_version<T: Persistence>(
     let mut written = Vec::new();
     let outcome = (|| {
         for (field, out) in schema.records.iter().zip(value.__records()) {
-            if let Some((entry, new)) = write_record_file(store, dir, field, &out)? {
-                if new {
-                    written.push(dir.file_path(&entry.file));
-                }
+            if let Some(entry) = write_record_file(store, dir, field, &out)? {
+                written.push(dir.file_path(&entry.file));
                 records.insert(field.name.to_owned(), entry);
             }
         }
@@ -131,54 +129,64 @@ fn write_version<T: Persistence>(
     Ok(())
 }
 
-/// Writes one record field's file; `None` for an empty field. The flag says
-/// whether a new file was written (rather than an unchanged one kept).
+/// Writes one record field's file under a new name; `None` for an empty field.
+///
+/// An unchanged file loaded from the same store is not rewritten: the backend
+/// gives its bytes the new name (a hard link on disk), so this version owns its
+/// files and removing the previous version's never takes them away.
 fn write_record_file(
     store: &Store,
     dir: &RecordDir,
     field: &RecordField,
     out: &RecordOut<'_>,
-) -> Result<Option<(RecordFile, bool)>> {
+) -> Result<Option<RecordFile>> {
     let record = out.erased();
-    if let Some(file) = record.file() {
-        let same_place =
-            file.store.same_backend(store) && file.path == dir.file_path(&file.entry.file);
-        if same_place {
-            return Ok(Some((file.entry.clone(), false)));
-        }
-    }
-    let source = record.file().cloned();
-    let has_value = source.is_some() || record.has_value();
-    if !has_value {
+    let source = record.file();
+    if source.is_none() && !record.has_value() {
         return Ok(None);
     }
     let ext = record.extension();
     let stem = sanitize(field.stem, READABLE_MAX).0;
     let name = format!("{stem}-{}.{ext}", uuid::Uuid::new_v4().simple());
     let path = dir.file_path(&name);
+    if let Some(file) = source.filter(|f| f.store.same_backend(store)) {
+        match store.backend().copy(&file.path, &path, store.is_durable()) {
+            Ok(()) => {
+                return Ok(Some(RecordFile {
+                    file: name,
+                    ..file.entry.clone()
+                }))
+            }
+            // Replaced by another save since it was loaded: write the value if it
+            // was read, else say so.
+            Err(Error::NotFound { .. }) if record.has_value() => {}
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::Superseded {
+                    record: file.record.clone(),
+                    path: file.shown(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let mut summary = None;
     store.backend().put(&path, store.is_durable(), &mut |w| {
         let mut hw = HashingWriter::new(w);
-        match &source {
-            Some(file) => file.copy_to(&mut hw)?,
-            None => record
-                .write_value(&mut hw)
-                .unwrap_or(Ok(()))
-                .map_err(|e| e.within(dir.name(), ""))?,
+        match (record.write_value(&mut hw), source) {
+            (Some(written), _) => written.map_err(|e| e.within(dir.name(), ""))?,
+            (None, Some(file)) => file.copy_to(&mut hw)?,
+            (None, None) => {}
         }
         summary = Some(hw.finish());
         Ok(())
     })?;
     let (blake3, size) = summary.unwrap_or_default();
-    Ok(Some((
-        RecordFile {
-            file: name,
-            format: ext.to_owned(),
-            size,
-            blake3,
-        },
-        true,
-    )))
+    Ok(Some(RecordFile {
+        file: name,
+        format: ext.to_owned(),
+        size,
+        blake3,
+    }))
 }
 
 pub(crate) fn remove<T: Persistence>(value: &T, store: &Store) -> Result<()> {

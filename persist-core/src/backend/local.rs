@@ -203,6 +203,33 @@ impl Backend for LocalBackend {
         }
     }
 
+    fn copy(&self, from: &str, to: &str, durable: bool) -> Result<()> {
+        let source = self.full(from)?;
+        let target = self.full(to)?;
+        let dir = parent_of(&target)?;
+        self.ensure_dir(dir, durable)?;
+        match fs::hard_link(&source, &target) {
+            Ok(()) => {
+                if durable {
+                    sync_dir(dir)?;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
+                record: String::new(),
+                path: source.display().to_string(),
+            }),
+            // File systems without hard links: copy the bytes through a temp file.
+            Err(_) => {
+                let mut reader = self.get(from)?;
+                self.put(to, durable, &mut |w| {
+                    io::copy(&mut reader, w).map_err(Error::io)?;
+                    Ok(())
+                })
+            }
+        }
+    }
+
     fn describe(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
     }

@@ -119,6 +119,20 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn copy(&self, from: &str, to: &str, _durable: bool) -> Result<()> {
+        check_rel(from)?;
+        check_rel(to)?;
+        let mut objects = self.lock();
+        let Some((bytes, _)) = objects.get(from).cloned() else {
+            return Err(Error::NotFound {
+                record: String::new(),
+                path: self.describe(from),
+            });
+        };
+        objects.insert(to.to_owned(), (bytes, SystemTime::now()));
+        Ok(())
+    }
+
     fn describe(&self, path: &str) -> String {
         format!("memory:/{path}")
     }

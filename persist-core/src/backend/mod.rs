@@ -79,6 +79,19 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// Gives the object at `from` a second name `to`, as atomically as
+    /// [`put`](Backend::put): a hard link on disk, a server-side copy in object
+    /// storage. [`Error::NotFound`] if `from` is gone. A save uses it to keep an
+    /// unchanged record file under a name of its own, so that removing the
+    /// previous version's files never takes the new version's with it.
+    fn copy(&self, from: &str, to: &str, durable: bool) -> Result<()> {
+        let mut source = self.get(from)?;
+        self.put(to, durable, &mut |w| {
+            std::io::copy(&mut source, w).map_err(Error::io)?;
+            Ok(())
+        })
+    }
+
     /// Reads the whole object at `path`.
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
