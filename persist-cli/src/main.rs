@@ -1,0 +1,283 @@
+//! `persist`: look into a persist store, verify it, clean it.
+//!
+//! ```text
+//! persist [--store DIR] ls [TYPE] [--json]   one row per record
+//! persist show RECORD [--json]              key, data and record files of one record
+//! persist tree [--depth N]                  the store as a tree with sizes
+//! persist verify [-v]                       check every record against its checksums
+//! persist gc [--dry-run] [--min-age AGE]    remove what interrupted saves left behind
+//! persist du                                bytes per type
+//! ```
+//!
+//! The store is `--store DIR`, else `$PERSIST_STORE`, else `./.persist`. The
+//! command works on the store's layout and `meta.json` files only, so it reads
+//! stores written by any program, whatever its types.
+
+mod commands;
+mod npy;
+mod output;
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use persist_core::Store;
+
+use output::Out;
+
+/// Look into a persist store, verify it, clean it.
+#[derive(Debug, Parser)]
+#[command(name = "persist", version, about, long_about = None)]
+struct Cli {
+    /// The store folder [default: $PERSIST_STORE, else ./.persist]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List records: type, file name, autoinc, saved at, size on disk
+    Ls {
+        /// Only records of this type
+        #[arg(value_name = "TYPE")]
+        type_name: Option<String>,
+        /// Print JSON (one array of objects) for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one record: key, data fields, record files (npy dtype and shape), extra files
+    Show {
+        /// The record: its folder (a path, or relative to the store) or TYPE/NAME
+        /// as `ls` prints it, such as `example/example-A00-1234`
+        #[arg(value_name = "RECORD")]
+        record: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the store as a tree with sizes
+    Tree {
+        /// Show at most this many levels below the store
+        #[arg(long, short = 'd', value_name = "N")]
+        depth: Option<usize>,
+    },
+    /// Check every record: meta.json parses, every record file exists and matches its blake3
+    Verify {
+        /// Also print a line for every intact record
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
+    /// Remove what interrupted saves left behind (never a whole record, extra file or claim)
+    Gc {
+        /// Only print what would be removed
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+        /// Leave files younger than this alone (a save may be writing them): 90s, 30m, 1h, 2d, 0
+        #[arg(long, value_name = "AGE", default_value = "1h", value_parser = parse_age)]
+        min_age: Duration,
+    },
+    /// Records, files and bytes per type
+    Du,
+}
+
+/// What can end the command.
+#[derive(Debug)]
+enum CliError {
+    /// A store error (already names the record and path).
+    Persist(persist_core::Error),
+    /// Anything else, one line.
+    Message(String),
+    /// Writing to stdout failed.
+    Output(io::Error),
+}
+
+impl From<persist_core::Error> for CliError {
+    fn from(e: persist_core::Error) -> Self {
+        CliError::Persist(e)
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Persist(e) => write!(f, "{e}"),
+            CliError::Message(m) => f.write_str(m),
+            CliError::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+type CliResult<T = ExitCode> = Result<T, CliError>;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let mut out = Out::stdout();
+    let result = run(cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => code,
+        // `persist ls | head`: the reader has gone, nothing more to say.
+        Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = out.flush();
+            let paint = output::Paint::for_stream(io::stderr().is_terminal());
+            let line = e.to_string().replace('\n', " ");
+            eprintln!("persist: {} {line}", paint.error("error:"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version as clap prints them; errors as one line.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("persist: error: {first} (see `persist --help`)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, out: &mut Out) -> CliResult {
+    let store = open_store(cli.store)?;
+    match cli.command {
+        Command::Ls { type_name, json } => commands::ls(&store, type_name.as_deref(), json, out),
+        Command::Show { record, json } => commands::show(&store, &record, json, out),
+        Command::Tree { depth } => commands::tree(&store, depth, out),
+        Command::Verify { verbose } => commands::verify(&store, verbose, out),
+        Command::Gc { dry_run, min_age } => commands::gc(&store, dry_run, min_age, out),
+        Command::Du => commands::du(&store, out),
+    }
+}
+
+/// The store the command looks at, and where it is on disk (for paths given
+/// on the command line).
+pub(crate) struct Opened {
+    store: Store,
+    root: Option<PathBuf>,
+    shown: String,
+}
+
+fn open_store(flag: Option<String>) -> CliResult<Opened> {
+    let (location, from) = match flag {
+        Some(s) => (s, "--store"),
+        None => match std::env::var("PERSIST_STORE") {
+            Ok(s) if !s.is_empty() => (s, "PERSIST_STORE"),
+            _ => ("./.persist".to_owned(), "the default"),
+        },
+    };
+    if location.contains("://") {
+        return open_url(&location);
+    }
+    let root = PathBuf::from(&location);
+    if !root.is_dir() {
+        let what = if root.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        return Err(CliError::Message(format!(
+            "no store at `{location}` ({from}): it {what}; pass --store DIR or set PERSIST_STORE"
+        )));
+    }
+    // Never create a store where the user only meant to look.
+    let store = Store::open(&root)?;
+    Ok(Opened {
+        store,
+        shown: location,
+        root: Some(root),
+    })
+}
+
+#[cfg(feature = "object-store")]
+fn open_url(url: &str) -> CliResult<Opened> {
+    Ok(Opened {
+        store: Store::open_url(url)?,
+        root: None,
+        shown: url.to_owned(),
+    })
+}
+
+#[cfg(not(feature = "object-store"))]
+fn open_url(url: &str) -> CliResult<Opened> {
+    Err(CliError::Message(format!(
+        "`{url}` is an object-store URL; this build of persist reads local folders only (install with `--features object-store`)"
+    )))
+}
+
+/// Parses an age: a number with an optional unit `s`, `m`, `h` or `d`
+/// (seconds without one).
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age such as 90s, 30m, 1h, 2d or 0"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "m" | "min" | "mins" => 60.0,
+        "h" | "hour" | "hours" => 3600.0,
+        "d" | "day" | "days" => 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use s, m, h or d"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_age("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_age("2d"), Ok(Duration::from_secs(172_800)));
+        assert!(parse_age("1w").is_err());
+        assert!(parse_age("soon").is_err());
+        assert!(parse_age("").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
