@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::autoinc;
 use crate::error::{Error, Result};
-use crate::key::{canonical_json, split_record_dir_name};
+use crate::key::{canonical_json, split_record_dir_name, KeyHash};
 use crate::meta::{parse_value, Meta};
 use crate::parts::Parts;
 use crate::persistence::Persistence;
@@ -110,6 +110,22 @@ pub(crate) fn read_record<T: Persistence>(
                 ),
             });
         }
+    } else {
+        // Listing: a meta.json copied or moved into another key's folder is
+        // not the record of that folder.
+        let key_path = dir.key_path();
+        let folder = key_path.rsplit('/').next().unwrap_or("");
+        let hash = KeyHash::of(&Value::Object(meta.key.clone())).short();
+        if split_record_dir_name(folder).map(|(_, h)| h) != Some(hash.as_str()) {
+            return Err(Error::Corrupt {
+                record: dir.name().to_owned(),
+                path: store.backend().describe(&dir.meta_path()),
+                reason: format!(
+                    "meta.json holds the key {}, which is not the key of its folder",
+                    canonical_json(&Value::Object(meta.key.clone()))
+                ),
+            });
+        }
     }
     build(store, dir, meta)
 }
@@ -153,6 +169,17 @@ pub(crate) fn record_dirs(
     store: &Store,
     schema: &crate::schema::Schema,
 ) -> Result<Vec<Result<RecordDir>>> {
+    record_dirs_where(store, schema, &|_| true)
+}
+
+/// [`record_dirs`] of the key folders `keep` accepts (by their base
+/// `RecordDir`, before any autoinc number is listed), so a query never lists
+/// the numbers of a key its file name already rules out.
+pub(crate) fn record_dirs_where(
+    store: &Store,
+    schema: &crate::schema::Schema,
+    keep: &dyn Fn(&RecordDir) -> bool,
+) -> Result<Vec<Result<RecordDir>>> {
     let tdir = type_dir(schema);
     let mut keys: Vec<String> = store
         .backend()
@@ -168,6 +195,9 @@ pub(crate) fn record_dirs(
             .map_or("", |(r, _)| r)
             .to_owned();
         let base = RecordDir::from_parts(&tdir, &key_dir, None, &readable);
+        if !keep(&base) {
+            continue;
+        }
         if schema.autoinc.is_none() {
             out.push(Ok(base));
             continue;

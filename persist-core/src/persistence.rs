@@ -126,19 +126,60 @@ pub trait Persistence: Sized {
     /// Like [`load_or_compute`](Persistence::load_or_compute), but a stored
     /// record that [`is_stale`](Persistence::is_stale) (an upstream it was
     /// computed from changed or is gone) is computed again and replaced.
+    ///
+    /// `compute` runs on `self` as passed (its data fields as you built them,
+    /// typically their defaults), never on the stale record; if it fails, the
+    /// stale record is kept and the error comes back as [`Error::Compute`]. A
+    /// damaged record is an error, not a reason to recompute.
+    ///
+    /// ```
+    /// use persist_core::{Persistence, Ref, Store};
+    ///
+    /// #[derive(Persistence)]
+    /// struct Data { #[key] name: String, values: Vec<f64> }
+    ///
+    /// #[derive(Persistence)]
+    /// struct Mean { #[key] data: Ref<Data>, mean: f64 }
+    ///
+    /// let store = Store::memory();
+    /// let mean_of = |data: &Data| {
+    ///     Mean::new(Ref::to(data)).load_fresh_or_compute(&store, |m| {
+    ///         let values = m.data.load(&store)?.values;
+    ///         m.mean = values.iter().sum::<f64>() / values.len() as f64;
+    ///         Ok(())
+    ///     })
+    /// };
+    ///
+    /// let mut data = Data::new("d");
+    /// data.values = vec![1.0, 3.0];
+    /// data.save(&store)?;
+    /// assert_eq!(mean_of(&data)?.mean, 2.0);     // computed and saved
+    ///
+    /// data.values = vec![5.0, 7.0];
+    /// data.save(&store)?;                        // the stored Mean is now stale
+    /// assert_eq!(mean_of(&data)?.mean, 6.0);     // so it is computed again
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
     fn load_fresh_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
         let resolved = Self::__SCHEMA.autoinc.is_none() || self.__autoinc().is_some();
-        if resolved && self.exists(store)? && self.is_stale(store)? {
-            let mut fresh = self;
-            compute(&mut fresh).map_err(|source| Error::Compute {
-                record: crate::private::filename(&fresh),
-                source,
-            })?;
-            fresh.save(store)?;
-            return Ok(fresh);
+        if resolved {
+            match self.is_stale(store) {
+                Ok(true) => {
+                    let mut fresh = self;
+                    compute(&mut fresh).map_err(|source| Error::Compute {
+                        record: crate::private::filename(&fresh),
+                        source,
+                    })?;
+                    fresh.save(store)?;
+                    return Ok(fresh);
+                }
+                // Absent (or removed since): computed below.
+                Ok(false) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.load_or_compute(store, compute)
     }
@@ -176,6 +217,13 @@ pub trait Persistence: Sized {
     /// Whether an upstream record this one was computed from (a
     /// [`Ref`](crate::Ref) in its key) now has other content, or is gone, since
     /// this record was saved. [`Error::NotFound`] if this record is not stored.
+    ///
+    /// Content is compared by hash (key, data and record-file contents), so an
+    /// upstream saved again with the same content is no change. Staleness
+    /// follows chains: in A → B → C, a change to A makes B stale and C too
+    /// (C was computed from a B that was computed from old data) until B is
+    /// computed again; C then stays stale only if B's content changed.
+    /// A record without `Ref`s is never stale.
     fn is_stale(&self, store: &Store) -> Result<bool> {
         reference::is_stale(self, store)
     }

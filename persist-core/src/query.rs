@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::key::{canonical_json, display_value, sanitize, split_record_dir_name, READABLE_MAX};
-use crate::load::{build, read_meta, record_dirs};
+use crate::load::{build, read_meta, record_dirs_where};
 use crate::persistence::Persistence;
 use crate::record_dir::RecordDir;
 use crate::schema::Schema;
@@ -22,12 +22,11 @@ pub(crate) fn run<T: Persistence>(
     let schema = T::__SCHEMA;
     let pattern = name_pattern(schema, filters);
     let mut found: Vec<(String, T)> = Vec::new();
-    for dir in record_dirs(store, schema)? {
+    // Key folders whose name rules them out are skipped before their autoinc
+    // numbers are even listed.
+    for dir in record_dirs_where(store, schema, &|base| may_match(&pattern, base))? {
         let dir = dir?;
         if autoinc.is_some() && dir.number() != autoinc {
-            continue;
-        }
-        if !may_match(&pattern, &dir) {
             continue;
         }
         let meta = match read_meta::<T>(store, &dir) {

@@ -26,7 +26,17 @@ const REF_TAG: &str = "$ref";
 /// Its key nests into the downstream key, so results computed from different
 /// upstream records never share a folder; when the downstream is saved, the
 /// upstream's content hash is remembered, and
-/// [`is_stale`](Persistence::is_stale) tells whether it changed since.
+/// [`is_stale`](Persistence::is_stale) tells whether it changed since (or
+/// whether an upstream further up the chain did).
+/// [`load_fresh_or_compute`](Persistence::load_fresh_or_compute) recomputes a
+/// stale record; [`params_tree`](Persistence::params_tree) shows the upstream's
+/// key nested under the field's name.
+///
+/// In `meta.json` a `Ref` is kept as the upstream's type, key (its autoinc
+/// included, by field name) and record folder:
+/// `{"$ref": "points", "key": {"n": 3, "seed": 7}, "at": "points/points-…"}`.
+/// A `Ref` may also sit inside a key of another type (`Vec<Ref<T>>`,
+/// `Option<Ref<T>>`): each one is tracked.
 ///
 /// ```
 /// use persist_core::{Persistence, Ref, Store};
@@ -74,6 +84,22 @@ struct RefRepr {
 
 impl<T: Persistence> Ref<T> {
     /// Points at `upstream` (by its key; the value itself is not kept).
+    ///
+    /// An upstream with an `#[autoinc]` must be saved first (its number is part
+    /// of its identity): saving a record whose `Ref` points at an unresolved
+    /// autoinc is [`Error::AutoIncUnresolved`].
+    ///
+    /// ```
+    /// use persist_core::{Persistence, Ref};
+    ///
+    /// #[derive(Persistence)]
+    /// struct Points { #[key] n: u32, #[key] seed: u64 }
+    ///
+    /// let r = Ref::to(&Points::new(100, 7));
+    /// assert_eq!(r.type_name(), "points");
+    /// assert_eq!(r.key()["n"], 100);
+    /// assert_eq!(r.key()["seed"], 7);
+    /// ```
     pub fn to(upstream: &T) -> Ref<T> {
         let schema = T::__SCHEMA;
         let repr = match RecordDir::of(upstream) {
@@ -102,7 +128,9 @@ impl<T: Persistence> Ref<T> {
         }
     }
 
-    /// Loads the upstream record.
+    /// Loads the upstream record (as stored now, which may be newer than
+    /// what a downstream was computed from: see
+    /// [`is_stale`](Persistence::is_stale)). [`Error::NotFound`] if it is gone.
     pub fn load(&self, store: &Store) -> Result<T> {
         let schema = T::__SCHEMA;
         let mut key = self.repr.key.clone();
@@ -216,7 +244,7 @@ fn each_ref<'a>(
     f: &mut dyn FnMut(&str, &'a Map<String, Value>),
 ) {
     match value {
-        Value::Object(map) if map.contains_key(REF_TAG) => f(pointer, map),
+        Value::Object(map) if is_ref(map) => f(pointer, map),
         Value::Object(map) => {
             for (k, v) in map {
                 let len = pointer.len();
@@ -260,13 +288,14 @@ pub(crate) fn check_resolved(key: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-/// The content hash of the record in folder `at`, `None` if it is gone or unreadable.
-fn content_hash_at(store: &Store, at: &str) -> Option<String> {
+/// The `meta.json` of the record in folder `at`, `None` if it is gone or
+/// unreadable (either way it is not the content a downstream was computed from).
+fn meta_at(store: &Store, at: &str) -> Option<Meta> {
     let bytes = store
         .backend()
         .read_all(&format!("{at}/{META_FILE}"))
         .ok()?;
-    Meta::parse(&bytes).ok().map(|m| m.content_hash)
+    Meta::parse(&bytes).ok()
 }
 
 /// The upstreams of a key, with their content hashes now.
@@ -281,7 +310,7 @@ pub(crate) fn upstream_hashes(
             Some((
                 pointer,
                 Upstream {
-                    content_hash: content_hash_at(store, &at),
+                    content_hash: meta_at(store, &at).map(|m| m.content_hash),
                     at,
                 },
             ))
@@ -289,19 +318,52 @@ pub(crate) fn upstream_hashes(
         .collect())
 }
 
+/// How deep [`is_stale`] follows a chain of upstreams (keys nest, so a real
+/// chain is finite; this only guards against a hand-edited store).
+const MAX_DEPTH: usize = 64;
+
 pub(crate) fn is_stale<T: Persistence>(value: &T, store: &Store) -> Result<bool> {
     let dir = crate::load::resolved_dir(value)?;
     let meta = read_meta::<T>(store, &dir)?;
-    Ok(meta.upstream.values().any(|up| {
-        let now = content_hash_at(store, &up.at);
-        now.is_none() || now != up.content_hash
-    }))
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(any_upstream_changed(store, &meta.upstream, &mut seen, 0))
+}
+
+/// Whether any of these upstreams now has other content than remembered, is
+/// gone, or (recursively) is itself stale: a record computed from a stale
+/// upstream was not computed from the data the store holds now.
+fn any_upstream_changed(
+    store: &Store,
+    upstream: &BTreeMap<String, Upstream>,
+    seen: &mut std::collections::BTreeSet<String>,
+    depth: usize,
+) -> bool {
+    upstream.values().any(|up| {
+        let Some(now) = meta_at(store, &up.at) else {
+            return true;
+        };
+        if up.content_hash.as_deref() != Some(now.content_hash.as_str()) {
+            return true;
+        }
+        if depth >= MAX_DEPTH || !seen.insert(up.at.clone()) {
+            return false;
+        }
+        any_upstream_changed(store, &now.upstream, seen, depth + 1)
+    })
+}
+
+/// Whether a JSON object is a serialized `Ref` (and not a user value that
+/// merely has a `$ref` field).
+fn is_ref(map: &Map<String, Value>) -> bool {
+    map.get(REF_TAG).is_some_and(Value::is_string)
+        && map.get("key").is_some_and(Value::is_object)
+        && map.contains_key("at")
 }
 
 /// A key with every `Ref` replaced by its upstream's params tree.
 fn tree(value: &Value) -> Value {
     match value {
-        Value::Object(map) if map.contains_key(REF_TAG) => map.get("key").map_or(Value::Null, tree),
+        Value::Object(map) if is_ref(map) => map.get("key").map_or(Value::Null, tree),
         Value::Object(map) => {
             Value::Object(map.iter().map(|(k, v)| (k.clone(), tree(v))).collect())
         }
