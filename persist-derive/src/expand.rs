@@ -3,7 +3,7 @@
 use crate::ast::{is_string, Field, Input, Role};
 use crate::ctxt::Ctxt;
 use crate::{fallback, valid};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, LitStr, Type};
@@ -74,6 +74,22 @@ impl Gen<'_> {
         self.field.ty.span()
     }
 
+    /// `{ let __persist_field = &self.member; <call> }`: the call gets the
+    /// reference through a local spanned at the field's type, so that an
+    /// unsatisfied bound (`Serialize`, `Clone`, `Storable`, …) is reported
+    /// on the user's field rather than on the derive. `self` keeps the
+    /// call-site span, so it resolves to the method's receiver.
+    fn with_ref(&self, mutable: bool, call: impl FnOnce(&Ident) -> TokenStream) -> TokenStream {
+        let local = Ident::new("__persist_field", self.span());
+        let member = self.ident();
+        let mutability = mutable.then(|| quote!(mut));
+        let call = call(&local);
+        quote!({
+            let #local = &#mutability self.#member;
+            #call
+        })
+    }
+
     fn is_key(&self) -> bool {
         matches!(self.role, Role::Key { .. })
     }
@@ -99,11 +115,33 @@ impl Gen<'_> {
     fn arg_into(&self, p: &TokenStream) -> TokenStream {
         let ident = self.ident();
         if is_string(self.ty()) {
-            quote_spanned!(self.span()=> #p::Into::into(#ident))
+            {
+                let p = respan(p, self.span());
+                quote_spanned!(self.span()=> #p::Into::into(#ident))
+            }
         } else {
             quote!(#ident)
         }
     }
+}
+
+/// The same tokens, all at `span`: a call whose path starts at the user's
+/// field type has its unsatisfied bounds reported there.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(group) = &tt {
+                let mut new = Group::new(group.delimiter(), respan(&group.stream(), span));
+                new.set_span(span);
+                tt = TokenTree::Group(new);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 fn lit(value: &str) -> LitStr {
@@ -183,31 +221,43 @@ fn impl_struct(input: &Input) -> TokenStream {
     let version = input.version();
 
     // ---- trait methods ----------------------------------------------------
-    let this = quote!(self);
     let key_values = key_fields.iter().map(|f| {
-        let (name, member) = (lit(&f.name), f.ident());
-        quote_spanned!(f.span()=> #p::key_value(#name, &#this.#member)?)
+        let name = lit(&f.name);
+        let pf = respan(&p, f.span());
+        f.with_ref(
+            false,
+            |v| quote_spanned!(f.span()=> #pf::key_value(#name, #v)?),
+        )
     });
     let data_values = fields
         .iter()
         .filter(|f| matches!(f.role, Role::Data))
         .map(|f| {
-            let (name, member) = (lit(&f.name), f.ident());
-            quote_spanned!(f.span()=> #p::data_value(#name, &#this.#member)?)
+            let name = lit(&f.name);
+            let pf = respan(&p, f.span());
+            f.with_ref(
+                false,
+                |v| quote_spanned!(f.span()=> #pf::data_value(#name, #v)?),
+            )
         });
     let record_outs = fields
         .iter()
         .filter(|f| matches!(f.role, Role::Record { .. }))
         .map(|f| {
-            let member = f.ident();
-            quote_spanned!(f.span()=> #p::record_out(&#this.#member))
+            let pf = respan(&p, f.span());
+            f.with_ref(false, |v| quote_spanned!(f.span()=> #pf::record_out(#v)))
         });
     let (get_autoinc, set_autoinc) = match autoinc {
         Some(f) => {
-            let member = f.ident();
+            // Call-site span, like the parameter it names.
+            let n = quote!(__persist_n);
+            let pf = respan(&p, f.span());
             (
-                quote_spanned!(f.span()=> #p::autoinc_get(&#this.#member)),
-                quote_spanned!(f.span()=> #p::autoinc_set(&mut #this.#member, __persist_n)),
+                f.with_ref(false, |v| quote_spanned!(f.span()=> #pf::autoinc_get(#v))),
+                f.with_ref(
+                    true,
+                    |v| quote_spanned!(f.span()=> #pf::autoinc_set(#v, #n)),
+                ),
             )
         }
         None => (quote!(#p::None), quote!(#p::Ok(()))),
@@ -223,13 +273,18 @@ fn impl_struct(input: &Input) -> TokenStream {
         };
         quote!(#member: #value)
     });
-    let migrate = input.attrs.migrate.as_ref().map(|_| {
+    let migrate = input.attrs.migrate.as_ref().map(|migrate| {
+        // A missing `impl Migrate` is reported at the `migrate` key.
+        let span = migrate.span();
+        let krate_at = respan(&krate, span);
+        let args = quote!(__persist_from_version, __persist_meta);
+        let call = quote_spanned!(span=> <Self as #krate_at::Migrate>::migrate(#args));
         quote! {
             fn __migrate(
                 __persist_from_version: u32,
                 __persist_meta: &mut #p::Value,
             ) -> #krate::Result<()> {
-                <Self as #krate::Migrate>::migrate(__persist_from_version, __persist_meta)
+                #call
             }
         }
     });
@@ -244,7 +299,10 @@ fn impl_struct(input: &Input) -> TokenStream {
         let value = match f.role {
             Role::Key { .. } => f.arg_into(&p),
             Role::AutoInc { .. } => quote!(#p::None),
-            Role::Data | Role::Record { .. } => quote_spanned!(f.span()=> #p::Default::default()),
+            Role::Data | Role::Record { .. } => {
+                let pf = respan(&p, f.span());
+                quote_spanned!(f.span()=> #pf::Default::default())
+            }
         };
         quote!(#member: #value)
     });
@@ -262,7 +320,8 @@ fn impl_struct(input: &Input) -> TokenStream {
     let replace_flag_init = has_autoinc.then(|| quote!(#key_changed: false,));
     let replace_clones = fields.iter().map(|f| {
         let member = f.ident();
-        let value = quote_spanned!(f.span()=> #p::Clone::clone(&#this.#member));
+        let pf = respan(&p, f.span());
+        let value = f.with_ref(false, |v| quote_spanned!(f.span()=> #pf::Clone::clone(#v)));
         quote!(#member: #value)
     });
     let replace_setters = fields.iter().filter(|f| !f.is_autoinc()).map(|f| {
@@ -300,7 +359,7 @@ fn impl_struct(input: &Input) -> TokenStream {
     });
     let build_flag = has_autoinc.then(|| quote!(let __persist_reset = self.#key_changed;));
     let replace_doc = format!(
-        "Builder returned by [`{ident}::replace`]: a copy of a `{ident}` with some fields changed.\n\n\
+        "A changed copy of a [`{ident}`] in the making, returned by [`{ident}::replace`].\n\n\
          One setter per field, named as the field; [`build`]({replace_ident}::build) returns the new value.{}",
         if has_autoinc {
             " Changing a key field resets the autoinc to `None`: the new key has its own numbers."
@@ -336,7 +395,10 @@ fn impl_struct(input: &Input) -> TokenStream {
             _ => (f.arg_ty(&p), f.arg_into(&p)),
         };
         let doc = if f.is_autoinc() {
-            format!("Matches only the record numbered `{}`.", f.name)
+            format!(
+                "Matches only the records whose autoinc `{}` is this number.",
+                f.name
+            )
         } else {
             format!("Matches only records whose `{}` equals this value.", f.name)
         };
@@ -349,8 +411,12 @@ fn impl_struct(input: &Input) -> TokenStream {
         }
     });
     let filters = key_fields.iter().map(|f| {
-        let (name, member) = (lit(&f.name), f.ident());
-        quote_spanned!(f.span()=> #p::filter_value(#name, &#this.#member)?)
+        let name = lit(&f.name);
+        let pf = respan(&p, f.span());
+        f.with_ref(
+            false,
+            |v| quote_spanned!(f.span()=> #pf::filter_value(#name, #v)?),
+        )
     });
     let query_autoinc = match autoinc {
         Some(f) => {
@@ -360,7 +426,7 @@ fn impl_struct(input: &Input) -> TokenStream {
         None => quote!(#p::None),
     };
     let query_doc = format!(
-        "Typed query over the stored `{ident}` records, returned by [`{ident}::query`].\n\n\
+        "A typed query over the stored [`{ident}`] records, returned by [`{ident}::query`].\n\n\
          One setter per key field; fields left unset match anything. \
          [`run`]({query_ident}::run) lists the matches."
     );
@@ -374,11 +440,11 @@ fn impl_struct(input: &Input) -> TokenStream {
         input.type_name()
     );
     let replace_fn_doc = format!(
-        "Starts a [`{replace_ident}`]: a copy of `self` with some fields changed, \
+        "Starts a [`{replace_ident}`]: a copy of `self` to change some fields of, \
          finished with [`build`]({replace_ident}::build)."
     );
     let query_fn_doc = format!(
-        "Starts a [`{query_ident}`] over the stored `{ident}` records; unset fields match anything."
+        "Starts a [`{query_ident}`] over the stored `{ident}` records; fields left unset match anything."
     );
 
     quote! {
@@ -518,7 +584,7 @@ fn impl_struct(input: &Input) -> TokenStream {
 }
 
 fn new_doc(ident: &Ident, key_fields: &[&Gen], autoinc: Option<&Gen>) -> String {
-    let mut doc = format!("Creates a `{ident}` from its key");
+    let mut doc = format!("Creates a new [`{ident}`] from its key");
     if key_fields.is_empty() {
         doc.push_str(" (it has only an autoinc)");
     } else {

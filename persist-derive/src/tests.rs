@@ -196,3 +196,24 @@ fn expansion_uses_the_runtime_path_and_indices() {
     // No autoinc: no reset flag in the replace builder.
     assert!(!out.contains("__persist_key_changed"), "{out}");
 }
+
+#[test]
+#[ignore = "prints an expansion for review: cargo test -p persist-derive --lib print_expansion -- --ignored --nocapture | rustfmt"]
+fn print_expansion() {
+    let node: DeriveInput = parse_quote! {
+        #[persist(name = "example", version = 2, migrate)]
+        pub struct Example {
+            #[key] #[filename] use_animal: String,
+            #[key] use_session: String,
+            #[filename(prefix = "d")] use_date: String,
+            #[autoinc] run_id: Option<u32>,
+            channels: Vec<i32>,
+            #[record] data: Lazy<Array1<f64>>,
+        }
+    };
+    std::fs::write(
+        "/tmp/persist_expansion.rs",
+        expand::derive(&node).to_string(),
+    )
+    .unwrap();
+}

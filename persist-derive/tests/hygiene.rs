@@ -69,8 +69,31 @@ pub mod public {
         r#type: ::std::string::String,
     }
 
+    // Field tokens written inside a macro_rules! carry that macro's hygiene
+    // context; the spanned parts of the expansion must still resolve.
+    macro_rules! declare {
+        ($(#[$m:meta])* $name:ident, $field:ident: $ty:ty) => {
+            $(#[$m])*
+            #[derive(Persistence)]
+            pub struct $name {
+                #[filename]
+                $field: $ty,
+                #[autoinc]
+                n: ::std::option::Option<u64>,
+                data: ::std::vec::Vec<u8>,
+                #[record]
+                trace: Lazy<::std::string::String>,
+            }
+        };
+    }
+    declare!(
+        /// Declared through a macro.
+        FromMacro, animal: ::std::string::String
+    );
+
     #[allow(dead_code)]
     fn uses_everything() {
+        let _ = FromMacro::new("A00").replace().animal("B").build();
         let _ = Shadowed::new("A00", 3, "2024").filename();
         let _ = OnlyAutoinc::new();
         let _ = KeyOnly::new("t").replace().r#type("u").build();
