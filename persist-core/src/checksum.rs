@@ -27,7 +27,14 @@ impl<'a> HashingWriter<'a> {
 /// Above this many bytes in one call, hash on several threads.
 const PARALLEL_HASH_MIN: usize = 1 << 20;
 
-fn update(hasher: &mut blake3::Hasher, bytes: &[u8]) {
+/// From this many bytes in one call, hashing runs on another thread while the
+/// bytes are written or read, instead of in a pass of its own.
+const OVERLAP_MIN: usize = 4 << 20;
+
+/// What a pipelined read fills before handing the chunk to the hashing thread.
+const READ_CHUNK: usize = 8 << 20;
+
+pub(crate) fn update(hasher: &mut blake3::Hasher, bytes: &[u8]) {
     if bytes.len() >= PARALLEL_HASH_MIN {
         hasher.update_rayon(bytes);
     } else {
@@ -44,8 +51,24 @@ impl Write for HashingWriter<'_> {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf)?;
-        update(&mut self.hasher, buf);
+        if buf.len() < OVERLAP_MIN {
+            self.inner.write_all(buf)?;
+            update(&mut self.hasher, buf);
+        } else {
+            // A large payload: one thread hashes it while this one hands it to
+            // the writer, so hashing costs no time of its own. The hash is only
+            // used once the whole write succeeded.
+            let hasher = &mut self.hasher;
+            let inner = &mut self.inner;
+            std::thread::scope(|s| {
+                let hashing = s.spawn(move || hasher.update(buf));
+                let written = inner.write_all(buf);
+                hashing
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                written
+            })?;
+        }
         self.size += buf.len() as u64;
         Ok(())
     }
@@ -83,13 +106,157 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
+impl<R: Read> HashingReader<R> {
+    /// Fills `buf` (up to end of file) in chunks, hashing each chunk on another
+    /// thread while the next one is read: the hash of a large read costs about
+    /// one chunk's hashing time instead of a pass of its own.
+    fn read_pipelined(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(hasher) = self.hasher.take() else {
+            return self.inner.read(buf);
+        };
+        let inner = &mut self.inner;
+        let mut filled = 0;
+        let (hasher, result) = std::thread::scope(|s| {
+            let mut hasher = hasher;
+            let mut pending: Option<std::thread::ScopedJoinHandle<'_, blake3::Hasher>> = None;
+            let mut rest: &mut [u8] = buf;
+            let result = loop {
+                let want = rest.len().min(READ_CHUNK);
+                let mut got = 0;
+                let mut failed = None;
+                while got < want {
+                    match inner.read(&mut rest[got..want]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(got);
+                rest = tail;
+                filled += got;
+                if let Some(p) = pending.take() {
+                    hasher = p.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                }
+                if got > 0 {
+                    let chunk: &[u8] = chunk;
+                    let mut h = hasher;
+                    pending = Some(s.spawn(move || {
+                        h.update(chunk);
+                        h
+                    }));
+                    hasher = blake3::Hasher::new();
+                }
+                if let Some(e) = failed {
+                    break Err(e);
+                }
+                if got < want || rest.is_empty() {
+                    break Ok(());
+                }
+            };
+            if let Some(p) = pending.take() {
+                hasher = p.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            }
+            (hasher, result)
+        });
+        self.hasher = Some(hasher);
+        match result {
+            // Bytes already read and hashed are reported; the error comes again
+            // on the next call if it persists.
+            Err(_) if filled > 0 => Ok(filled),
+            Err(e) => Err(e),
+            Ok(()) => Ok(filled),
+        }
+    }
+}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(h) = &mut self.hasher {
-            update(h, &buf[..n]);
-        }
+        let n = if self.hasher.is_some() && buf.len() >= OVERLAP_MIN {
+            self.read_pipelined(buf)?
+        } else {
+            let n = self.inner.read(buf)?;
+            if let Some(h) = &mut self.hasher {
+                update(h, &buf[..n]);
+            }
+            n
+        };
         self.size += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    /// A reader that returns at most `step` bytes a call, like a pipe.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn large_writes_and_reads_hash_like_one_pass() {
+        for len in [0, 10, OVERLAP_MIN - 1, OVERLAP_MIN, 3 * READ_CHUNK + 12_345] {
+            let bytes = data(len);
+            let expected = blake3::hash(&bytes).to_hex().to_string();
+
+            let mut out = Vec::new();
+            let mut w = HashingWriter::new(&mut out);
+            w.write_all(&bytes).unwrap();
+            assert_eq!(w.finish(), (expected.clone(), len as u64));
+            assert_eq!(out, bytes);
+
+            for step in [usize::MAX, 1 << 20, 4099] {
+                let mut r = HashingReader::new(Trickle(&bytes, step), true);
+                let mut back = vec![0u8; len + 7];
+                let mut got = 0;
+                loop {
+                    let n = r.read(&mut back[got..]).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    got += n;
+                }
+                assert_eq!(got, len);
+                assert_eq!(&back[..len], &bytes[..]);
+                assert_eq!(r.finish().unwrap(), (Some(expected.clone()), len as u64));
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_mid_read_keeps_the_bytes_read_before_it() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0).min(1 << 20);
+                buf[..n].fill(7);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut r = HashingReader::new(Failing(10 << 20), true);
+        let mut buf = vec![0u8; 32 << 20];
+        assert_eq!(r.read(&mut buf).unwrap(), 10 << 20);
+        assert!(r.read(&mut buf).is_err());
+        let mut r = HashingReader::new(Failing(0), true);
+        assert!(r.read(&mut buf).is_err());
     }
 }

@@ -1,7 +1,12 @@
 //! [`Lazy`]: a record field kept in its own file and read on first access.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::{Arc, OnceLock};
+
+use ndarray::{ArrayBase, ArrayView, Dimension, OwnedRepr, ShapeBuilder};
+use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
 use crate::error::{Error, Result};
 use crate::format::Storable;
@@ -153,6 +158,193 @@ impl<T: Storable> Lazy<T> {
                     field: String::new(),
                 }),
         }
+    }
+}
+
+impl<A, D> Lazy<ArrayBase<OwnedRepr<A>, D>>
+where
+    A: ViewElement,
+    D: Dimension,
+{
+    /// The stored array as a read-only memory map of its `.npy` file, without
+    /// reading it into memory: pages are read by the OS when touched, and
+    /// several processes mapping one file share them.
+    ///
+    /// The file's blake3 is checked over the mapped bytes first, unless the
+    /// store was opened with `.verify(false)`: that reads the file once (at
+    /// hashing speed, still no copy and no allocation). To skip even that, see
+    /// [`view_mmap_unverified`](Lazy::view_mmap_unverified).
+    ///
+    /// This never uses or fills the cached value of [`get`](Lazy::get); it maps
+    /// the file the record was loaded with, also if the value was read since.
+    ///
+    /// Errors: [`Error::Unsupported`] if the value is not in a file on the local
+    /// disk (a memory or object store, a value only [`set`](Lazy::set)),
+    /// [`Error::EmptyRecord`] if there is no value, [`Error::Integrity`] if the
+    /// bytes changed, [`Error::TypeMismatch`] for another element type or
+    /// dimension, [`Error::Superseded`] if a newer save removed the file.
+    ///
+    /// Persist never writes to a record file after saving it, and a file a
+    /// newer save removes stays readable through an existing map. Another
+    /// program that truncates or rewrites the file in place while it is mapped
+    /// changes what the view shows (or crashes the process with `SIGBUS`), as
+    /// with any memory map.
+    ///
+    /// ```
+    /// use persist_core::ndarray::{s, Array2};
+    /// use persist_core::{Lazy, Persistence, Store};
+    ///
+    /// #[derive(Persistence)]
+    /// struct Movie {
+    ///     #[key] #[filename] name: String,
+    ///     #[record] frames: Lazy<Array2<f64>>,
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let mut m = Movie::new("m1");
+    /// m.frames.set(Array2::from_shape_fn((1000, 64), |(i, j)| (i * 64 + j) as f64));
+    /// m.save(&store)?;
+    ///
+    /// let loaded = Movie::new("m1").load(&store)?;
+    /// let frames = loaded.frames.view_mmap()?;          // checksum checked, nothing copied
+    /// assert_eq!(frames.view().shape(), &[1000, 64]);
+    /// assert_eq!(frames.view()[[999, 63]], 63999.0);
+    /// let fast = loaded.frames.view_mmap_unverified()?; // microseconds: one row read
+    /// assert_eq!(fast.view().slice(s![3, ..]).sum(), (192..256).sum::<usize>() as f64);
+    /// assert!(!loaded.frames.is_loaded());              // get() would still read the file
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn view_mmap(&self) -> Result<MmapView<A, D>> {
+        let verify = self.file().is_some_and(|f| f.store.is_verifying());
+        self.map_with(verify)
+    }
+
+    /// Like [`view_mmap`](Lazy::view_mmap) but without checking the blake3:
+    /// opening costs microseconds whatever the size, and only the bytes touched
+    /// are read. The file's size and its `.npy` header are still checked, but
+    /// damaged data inside it is not detected; `persist verify` or
+    /// [`view_mmap`](Lazy::view_mmap) finds it.
+    pub fn view_mmap_unverified(&self) -> Result<MmapView<A, D>> {
+        self.map_with(false)
+    }
+
+    fn map_with(&self, verify: bool) -> Result<MmapView<A, D>> {
+        let file = match &self.inner.origin {
+            Origin::File(file) => file,
+            Origin::SavedEmpty { record, field } => {
+                return Err(Error::EmptyRecord {
+                    record: record.clone(),
+                    field: field.clone(),
+                })
+            }
+            Origin::Unset if self.is_loaded() => {
+                return Err(Error::Unsupported {
+                    record: String::new(),
+                    reason: "the value is in memory, not in a store file; use get()".to_owned(),
+                })
+            }
+            Origin::Unset => {
+                return Err(Error::EmptyRecord {
+                    record: String::new(),
+                    field: String::new(),
+                })
+            }
+        };
+        let map = file.map(verify)?;
+        let ctx = |e: Error| e.within(&file.record, &file.shown());
+        let view = ArrayView::<A, D>::view_npy(&map).map_err(|e| ctx(view_error::<A>(e)))?;
+        let offset = if view.is_empty() {
+            0
+        } else {
+            view.as_ptr() as usize - map.as_ptr() as usize
+        };
+        let dim = view.raw_dim();
+        let mut strides = D::zeros(view.ndim());
+        for (s, &v) in strides.slice_mut().iter_mut().zip(view.strides()) {
+            // npy data has non-negative strides (C or Fortran order).
+            *s = v as usize;
+        }
+        Ok(MmapView {
+            map,
+            offset,
+            dim,
+            strides,
+            _elem: PhantomData,
+        })
+    }
+}
+
+fn view_error<A>(e: ViewNpyError) -> Error {
+    match e {
+        ViewNpyError::Io(e) => Error::io(e),
+        ViewNpyError::WrongNdim(expected, found) => Error::type_mismatch(
+            match expected {
+                Some(n) => format!("an array of {n} dimension(s)"),
+                None => "an array of any dimension".to_owned(),
+            },
+            format!("an array of {found} dimension(s)"),
+        ),
+        ViewNpyError::WrongDescriptor(descr) => Error::type_mismatch(
+            format!("npy dtype of {}", std::any::type_name::<A>()),
+            format!("dtype {descr}"),
+        ),
+        ViewNpyError::NonNativeEndian => Error::type_mismatch(
+            "npy data in the native byte order (needed for a memory map)",
+            "the other byte order; use get()",
+        ),
+        ViewNpyError::MissingBytes(n) => {
+            Error::corrupt(format!("npy file is truncated ({n} bytes missing)"))
+        }
+        other => Error::corrupt(format!("not a valid npy file for a memory map: {other}")),
+    }
+}
+
+/// A stored array mapped into memory read-only: see
+/// [`Lazy::view_mmap`]. [`view`](MmapView::view) borrows it as an
+/// `ArrayView`; the map lives as long as this value.
+pub struct MmapView<A, D> {
+    map: memmap2::Mmap,
+    /// Where the first element is, in bytes from the start of the map.
+    offset: usize,
+    dim: D,
+    strides: D,
+    _elem: PhantomData<A>,
+}
+
+impl<A, D: Dimension> MmapView<A, D> {
+    /// The array, borrowed from the map.
+    pub fn view(&self) -> ArrayView<'_, A, D> {
+        let ptr = if self.dim.size() == 0 {
+            NonNull::<A>::dangling().as_ptr().cast_const()
+        } else {
+            // In bounds: `offset` came from a view of this map.
+            self.map[self.offset..].as_ptr().cast::<A>()
+        };
+        // SAFETY: shape, strides and offset are those of the view ndarray-npy
+        // built (checked for size, alignment and element type) over these same
+        // bytes, which stay mapped and unchanged while `self` is borrowed.
+        unsafe { ArrayView::from_shape_ptr(self.dim.clone().strides(self.strides.clone()), ptr) }
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        self.dim.slice()
+    }
+
+    /// The size of the mapped file in bytes.
+    pub fn file_len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+impl<A, D: Dimension> fmt::Debug for MmapView<A, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MmapView")
+            .field("shape", &self.shape())
+            .field("elem", &std::any::type_name::<A>())
+            .field("file_len", &self.map.len())
+            .finish()
     }
 }
 

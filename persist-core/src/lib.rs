@@ -74,7 +74,7 @@ pub use private as __private;
 pub use error::{BoxError, Error, Result};
 pub use format::{Json, Storable};
 pub use key::KeyHash;
-pub use lazy::Lazy;
+pub use lazy::{Lazy, MmapView};
 pub use load::Records;
 pub use persistence::{Migrate, Persistence};
 pub use record_dir::RecordDir;

@@ -74,6 +74,67 @@ impl RecordFileRef {
         decoded.map_err(|e| e.within(&self.record, &self.shown()))
     }
 
+    /// Maps the file into memory read-only, after checking its size (and, with
+    /// `verify`, its blake3 over the mapped bytes). Only files on the local disk
+    /// can be mapped: [`Error::Unsupported`] elsewhere.
+    pub(crate) fn map(&self, verify: bool) -> Result<memmap2::Mmap> {
+        let ctx = |e: std::io::Error| Error::io(e).within(&self.record, &self.shown());
+        let Some(local) = self.store.backend().local_path(&self.path) else {
+            return Err(Error::Unsupported {
+                record: self.record.clone(),
+                reason: format!(
+                    "{} is not a file on the local disk, so it cannot be memory-mapped; use get()",
+                    self.shown()
+                ),
+            });
+        };
+        // The same rules as a read through the backend: a symbolic link or a
+        // folder is damage, a missing file was superseded.
+        match std::fs::symlink_metadata(&local) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(
+                    Error::corrupt("is not a regular file").within(&self.record, &self.shown())
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Superseded {
+                    record: self.record.clone(),
+                    path: self.shown(),
+                })
+            }
+            Err(e) => return Err(ctx(e)),
+        }
+        let file = std::fs::File::open(&local).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Superseded {
+                record: self.record.clone(),
+                path: self.shown(),
+            },
+            _ => ctx(e),
+        })?;
+        let size = file.metadata().map_err(ctx)?.len();
+        if size != self.entry.size {
+            return Err(Error::Corrupt {
+                record: self.record.clone(),
+                path: self.shown(),
+                reason: format!("file has {size} bytes, {} were saved", self.entry.size),
+            });
+        }
+        // SAFETY: the map is read-only, and persist never writes to a record file
+        // once a meta.json names it (saves write new files under new names;
+        // superseded files are unlinked, which leaves a mapping intact). Only
+        // another program truncating or rewriting the file in place could change
+        // the mapped bytes; `Lazy::view_mmap` documents that.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ctx)?;
+        if verify {
+            let mut hasher = blake3::Hasher::new();
+            crate::checksum::update(&mut hasher, &map);
+            let found = hasher.finalize().to_hex().to_string();
+            self.check(Some(found), size)?;
+        }
+        Ok(map)
+    }
+
     /// Copies the raw bytes to `w`, checking the checksum on the way.
     pub(crate) fn copy_to(&self, w: &mut dyn Write) -> Result<()> {
         let mut reader = self.open()?;

@@ -85,8 +85,7 @@ fn write_version<T: Persistence>(
     let mut written = Vec::new();
     let outcome = (|| {
         for (field, out) in schema.records.iter().zip(value.__records()) {
-            if let Some(entry) = write_record_file(store, dir, field, &out)? {
-                written.push(dir.file_path(&entry.file));
+            if let Some(entry) = write_record_file(store, dir, field, &out, &mut written)? {
                 records.insert(field.name.to_owned(), entry);
             }
         }
@@ -111,8 +110,22 @@ fn write_version<T: Persistence>(
         })
     })();
     if let Err(e) = outcome {
-        for path in &written {
-            let _ = backend.delete(path);
+        // A put can fail after its rename (the folder's fsync, say): if
+        // meta.json already names this version's files, they are the record
+        // now, and removing them would leave it half there.
+        let visible = backend
+            .read_all(&dir.meta_path())
+            .ok()
+            .and_then(|b| Meta::parse(&b).ok())
+            .is_some_and(|m| {
+                m.records
+                    .values()
+                    .any(|r| written.contains(&dir.file_path(&r.file)))
+            });
+        if !visible {
+            for path in &written {
+                let _ = backend.delete(path);
+            }
         }
         return Err(e.within(dir.name(), &backend.describe(&dir.meta_path())));
     }
@@ -139,6 +152,7 @@ fn write_record_file(
     dir: &RecordDir,
     field: &RecordField,
     out: &RecordOut<'_>,
+    written: &mut Vec<String>,
 ) -> Result<Option<RecordFile>> {
     let record = out.erased();
     let source = record.file();
@@ -149,6 +163,9 @@ fn write_record_file(
     let stem = sanitize(field.stem, READABLE_MAX).0;
     let name = format!("{stem}-{}.{ext}", uuid::Uuid::new_v4().simple());
     let path = dir.file_path(&name);
+    // Listed before the write: a put that fails after its rename still leaves
+    // a file for the caller to remove.
+    written.push(path.clone());
     if let Some(file) = source.filter(|f| f.store.same_backend(store)) {
         match store.backend().copy(&file.path, &path, store.is_durable()) {
             Ok(()) => {

@@ -41,6 +41,67 @@ impl Store {
         Store::with_backend(MemoryBackend::default())
     }
 
+    /// A store in object storage, from a URL (with the `object-store` feature).
+    ///
+    /// | URL | where |
+    /// |---|---|
+    /// | `s3://bucket/prefix` (also `s3a://`, `https://s3.<region>.amazonaws.com/bucket/prefix`) | Amazon S3 or any S3-compatible server |
+    /// | `gs://bucket/prefix` | Google Cloud Storage |
+    /// | `az://container/prefix` (also `abfs://`, `azure://`) | Azure Blob Storage |
+    /// | `memory:///` | a fresh in-memory object store (tests) |
+    /// | `file:///path` | the same as [`Store::open`] |
+    ///
+    /// The prefix may be empty (the bucket's root). Credentials, region and
+    /// endpoint come from the environment, read as `object_store`'s
+    /// `AmazonS3Builder::from_env` (`GoogleCloudStorageBuilder::from_env`,
+    /// `MicrosoftAzureBuilder::from_env`) reads them: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL` (an S3-compatible server such as
+    /// MinIO, Garage or moto) and `AWS_ALLOW_HTTP=true` (a server without TLS),
+    /// or instance / container / web-identity credentials.
+    ///
+    /// Saving an `#[autoinc]` record needs create-only writes
+    /// (`If-None-Match: *`); on a server that does not honour them those saves
+    /// fail with [`Error::Unsupported`](crate::Error::Unsupported). The calls
+    /// stay blocking: requests run on a small runtime inside persist, so they
+    /// may also be made from inside a tokio runtime (where they block that
+    /// thread; use `spawn_blocking`). See
+    /// [`ObjectStoreBackend`](crate::backend::ObjectStoreBackend) for what each
+    /// call costs in requests.
+    ///
+    /// ```no_run
+    /// use persist_core::Store;
+    /// // AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=… …
+    /// let store = Store::open_url("s3://my-bucket/results")?;
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    #[cfg(feature = "object-store")]
+    pub fn open_url(url: &str) -> Result<Store> {
+        crate::backend::object_store::open_url(url)
+    }
+
+    /// A store in the folder `prefix` (`""` for the root) of an object store
+    /// you configured yourself (with the `object-store` feature). The
+    /// [`object_store`] crate is re-exported as `persist_core::object_store`
+    /// so you can match its version.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use persist_core::{object_store, Store};
+    /// let bucket = Arc::new(object_store::memory::InMemory::new());
+    /// let store = Store::from_object_store(bucket, "results")?;
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    #[cfg(feature = "object-store")]
+    pub fn from_object_store(
+        store: std::sync::Arc<dyn ::object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Result<Store> {
+        Ok(Store::with_backend(
+            crate::backend::ObjectStoreBackend::new(store, prefix)?,
+        ))
+    }
+
     /// A store on any [`Backend`] (your own, or one wrapped to inject faults).
     pub fn with_backend(backend: impl Backend) -> Store {
         Store::from_shared_backend(Arc::new(backend))

@@ -7,7 +7,7 @@
 //! makes atomic across processes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{check_rel, Backend, Entry, WriteFn};
@@ -16,9 +16,14 @@ use crate::error::{Error, Result};
 /// Prefix of in-flight temporary files; `gc` removes old ones.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
-/// The bytes of a write buffer: large enough that array payloads go to the
-/// kernel in a few big writes.
-const BUF_SIZE: usize = 1 << 20;
+/// The bytes of the write buffer for small writes; a write at least this large
+/// goes to the kernel straight from the caller's memory, never copied.
+const BUF_SIZE: usize = 256 << 10;
+
+/// With `durable`, writeback of the file is started every this many bytes
+/// (`sync_file_range`), so the disk writes while the rest is still being
+/// copied and the final fsync has little left to do.
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 /// A store folder on the local disk.
 ///
@@ -50,11 +55,30 @@ impl LocalBackend {
 
     fn full(&self, path: &str) -> Result<PathBuf> {
         check_rel(path)?;
-        Ok(if path.is_empty() {
-            self.root.clone()
-        } else {
-            self.root.join(path)
-        })
+        if path.is_empty() {
+            return Ok(self.root.clone());
+        }
+        // No folder below the root may be a symbolic link: one planted in the
+        // store must not lead reads or writes outside it. (The last component
+        // is each caller's: `get` refuses a link, `delete` removes the link.)
+        let mut at = self.root.clone();
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                break;
+            }
+            at.push(part);
+            match fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::corrupt("is a symbolic link; a store holds none")
+                        .within("", &at.display().to_string()))
+                }
+                Ok(_) => {}
+                // Missing: nothing below it exists either.
+                Err(_) => break,
+            }
+        }
+        Ok(self.root.join(path))
     }
 
     /// Creates `dir` and any missing parents; with `durable`, fsyncs the parent
@@ -79,6 +103,71 @@ impl LocalBackend {
             Err(e) => Err(io_err(e, dir)),
         }
     }
+
+    /// Opens the file at `path` for reading: refused if it or a folder on the
+    /// way is a symbolic link, or if it is not a regular file.
+    fn open_file(&self, path: &str) -> Result<File> {
+        #[cfg(target_os = "linux")]
+        {
+            // One syscall where the kernel refuses every link on the path;
+            // when it does refuse one (or cannot), the careful way below finds
+            // and names it.
+            check_rel(path)?;
+            let full = if path.is_empty() {
+                self.root.clone()
+            } else {
+                self.root.join(path)
+            };
+            match open_no_symlinks(&full) {
+                Some(Ok(file)) => {
+                    let meta = file.metadata().map_err(|e| io_err(e, &full))?;
+                    if !meta.is_file() {
+                        return Err(Error::corrupt("is not a regular file")
+                            .within("", &full.display().to_string()));
+                    }
+                    return Ok(file);
+                }
+                Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::NotFound {
+                        record: String::new(),
+                        path: full.display().to_string(),
+                    })
+                }
+                Some(Err(e)) => return Err(io_err(e, &full)),
+                None => {}
+            }
+        }
+        let full = self.full(path)?;
+        let shown = full.display().to_string();
+        // persist never writes symlinks or folders where it reads files: either
+        // is damage (or a link planted to reach outside the store).
+        match fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(
+                    Error::corrupt("is a symbolic link; a store holds none").within("", &shown)
+                )
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(Error::corrupt("is not a regular file").within("", &shown))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    record: String::new(),
+                    path: shown,
+                })
+            }
+            Err(e) => return Err(io_err(e, &full)),
+        }
+        match File::open(&full) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
+                record: String::new(),
+                path: shown,
+            }),
+            Err(e) => Err(io_err(e, &full)),
+        }
+    }
 }
 
 impl Backend for LocalBackend {
@@ -91,10 +180,11 @@ impl Backend for LocalBackend {
             .tempfile_in(dir)
             .map_err(|e| io_err(e, dir))?;
         {
-            let mut w = BufWriter::with_capacity(BUF_SIZE, tmp.as_file());
+            let mut w = FileWriter::new(tmp.as_file(), durable);
             write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
             w.flush().map_err(|e| io_err(e, &target))?;
         }
+        // Durability is the fsync below; the early writeback only makes it quick.
         if durable {
             tmp.as_file().sync_all().map_err(|e| io_err(e, &target))?;
         }
@@ -127,40 +217,54 @@ impl Backend for LocalBackend {
     }
 
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>> {
-        let full = self.full(path)?;
-        let shown = full.display().to_string();
-        // persist never writes symlinks or folders where it reads files: either
-        // is damage (or a link planted to reach outside the store).
-        match fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(
-                    Error::corrupt("is a symbolic link; a store holds none").within("", &shown)
-                )
-            }
-            Ok(m) if !m.is_file() => {
-                return Err(Error::corrupt("is not a regular file").within("", &shown))
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    record: String::new(),
-                    path: shown,
-                })
-            }
-            Err(e) => return Err(io_err(e, &full)),
+        Ok(Box::new(self.open_file(path)?))
+    }
+
+    fn read_all(&self, path: &str) -> Result<Vec<u8>> {
+        let file = self.open_file(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+        // `take` reads into the capacity reserved above, with no second `stat`.
+        (&file)
+            .take(u64::MAX)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_err(e, &self.root.join(path)))?;
+        Ok(buf)
+    }
+
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = self.full(prefix)?;
+        if !prefix.is_empty() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(Error::corrupt("is a symbolic link; a store holds none")
+                .within("", &dir.display().to_string()));
         }
-        match File::open(&full) {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-                record: String::new(),
-                path: shown,
-            }),
-            Err(e) => Err(io_err(e, &full)),
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(e, &dir)),
+        };
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| io_err(e, &dir))?;
+            // The type comes with the listing (no `stat`), and is that of the
+            // entry itself: a link to a folder is not a folder.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if let Ok(name) = entry.file_name().into_string() {
+                out.push(name);
+            }
         }
+        Ok(out)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
         let dir = self.full(prefix)?;
+        if !prefix.is_empty() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(Error::corrupt("is a symbolic link; a store holds none")
+                .within("", &dir.display().to_string()));
+        }
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -236,6 +340,139 @@ impl Backend for LocalBackend {
 
     fn local_path(&self, path: &str) -> Option<PathBuf> {
         self.full(path).ok()
+    }
+}
+
+/// The writer `put` hands out: small writes are gathered in a buffer, large
+/// ones go to the file directly (no copy), and with `durable` the kernel is
+/// asked to start writing each completed stretch of the file to disk at once.
+struct FileWriter<'a> {
+    file: &'a File,
+    buf: Vec<u8>,
+    /// Bytes handed to the kernel so far.
+    written: u64,
+    /// Where the writeback already started ends.
+    writeback_from: u64,
+    durable: bool,
+}
+
+impl<'a> FileWriter<'a> {
+    fn new(file: &'a File, durable: bool) -> Self {
+        FileWriter {
+            file,
+            buf: Vec::new(),
+            written: 0,
+            writeback_from: 0,
+            durable,
+        }
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let mut f = self.file;
+            f.write_all(&self.buf)?;
+            self.written += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` to the file, starting writeback every [`WRITEBACK_STEP`].
+    fn write_direct(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        let mut f = self.file;
+        while !bytes.is_empty() {
+            let step = if self.durable {
+                (WRITEBACK_STEP as usize).min(bytes.len())
+            } else {
+                bytes.len()
+            };
+            f.write_all(&bytes[..step])?;
+            bytes = &bytes[step..];
+            self.written += step as u64;
+            if self.durable && self.written - self.writeback_from >= WRITEBACK_STEP {
+                start_writeback(self.file, self.writeback_from, self.written);
+                self.writeback_from = self.written;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for FileWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.buf.len() + bytes.len() <= BUF_SIZE {
+            self.buf.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.flush_buf()?;
+        if bytes.len() >= BUF_SIZE {
+            self.write_direct(bytes)
+        } else {
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_buf()
+    }
+}
+
+/// Asks the kernel to start writing `[from, to)` of `file` to disk without
+/// waiting for it. Only a head start for the fsync that follows: errors are
+/// ignored, since that fsync reports them.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, from: u64, to: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor we hold open.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _from: u64, _to: u64) {}
+
+/// Opens `path` read-only with Linux `openat2(RESOLVE_NO_SYMLINKS)`: no
+/// component may be a symbolic link. `None` if the kernel refused a link or
+/// has no `openat2`: the caller then takes the careful way. Opened
+/// non-blocking, so a FIFO planted in the store cannot hang the open.
+#[cfg(target_os = "linux")]
+fn open_no_symlinks(path: &Path) -> Option<io::Result<File>> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `open_how` is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: a NUL-terminated path and an `open_how` of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd >= 0 {
+        let fd = i32::try_from(fd).ok()?;
+        // SAFETY: a file descriptor the kernel just gave us, owned by nobody else.
+        return Some(Ok(unsafe { File::from_raw_fd(fd) }));
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ELOOP | libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::EXDEV) => None,
+        _ => Some(Err(err)),
     }
 }
 

@@ -17,7 +17,11 @@ use crate::error::{Error, Result};
 
 pub mod local;
 pub mod memory;
+#[cfg(feature = "object-store")]
+pub mod object_store;
 
+#[cfg(feature = "object-store")]
+pub use self::object_store::ObjectStoreBackend;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
 
@@ -77,6 +81,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// and fast reads).
     fn local_path(&self, _path: &str) -> Option<PathBuf> {
         None
+    }
+
+    /// The names of the folders among the children of `prefix`: what
+    /// [`list`](Backend::list) gives with `is_dir`, for backends that can skip
+    /// the sizes and times (a local folder lists names without a `stat` each).
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .filter(|e| e.is_dir)
+            .map(|e| e.name)
+            .collect())
     }
 
     /// Gives the object at `from` a second name `to`, as atomically as

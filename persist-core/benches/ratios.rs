@@ -1,0 +1,1059 @@
+//! The ratio benchmark of PERFORMANCE.md: persist against the raw disk, in the
+//! same run.
+//!
+//! ```text
+//! cargo bench -p persist-core --bench ratios                 # full sizes (issue defaults)
+//! cargo bench -p persist-core --bench ratios -- --quick      # about a minute
+//! cargo bench -p persist-core --bench ratios -- --json       # JSON lines
+//! target/release/deps/ratios-<hash> --bench [flags]          # the built binary, no cargo lock
+//! ```
+//!
+//! For each scenario, persist and its raw reference run alternately (the order
+//! flips every round), each measurement in a child process of its own (this
+//! binary re-executed with `--child`), so that the peak RSS of each side can be
+//! read (`VmHWM`, reset with `/proc/self/clear_refs` once the inputs are
+//! built). The row shows both medians, their ratio, the target and the largest
+//! peak RSS seen.
+//!
+//! Run with no arguments at all (as `cargo test --all-targets` does) it runs a
+//! seconds-long smoke preset and checks nothing.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use persist_core::ndarray::{s, Array1, Array2};
+use persist_core::{Lazy, Persistence, Store};
+use serde_json::{json, Value};
+
+/// One record holding a big array.
+#[derive(Persistence)]
+#[persist(name = "big")]
+struct Big {
+    #[key]
+    #[filename]
+    name: String,
+    #[record]
+    data: Lazy<Array2<f64>>,
+}
+
+/// A small record: 5 keys, 3 data fields, one 1 KB array.
+#[derive(Persistence)]
+#[persist(name = "small")]
+struct Small {
+    #[key]
+    #[filename]
+    animal: String,
+    #[key]
+    session: u32,
+    #[key]
+    #[filename]
+    date: String,
+    #[key]
+    lab: String,
+    #[key]
+    rig: u32,
+    note: String,
+    score: f64,
+    channels: Vec<i32>,
+    #[record]
+    trace: Lazy<Array1<f64>>,
+}
+
+/// The autoinc scenario's record: one key, numbered saves.
+#[derive(Persistence)]
+#[persist(name = "trial")]
+struct Trial {
+    #[key]
+    #[filename]
+    subject: String,
+    #[autoinc]
+    attempt: Option<u64>,
+    score: f64,
+    note: String,
+    #[record]
+    trace: Lazy<Array1<f64>>,
+}
+
+const COLS: usize = 1024;
+const TRACE_LEN: usize = 128; // 1 KB of f64
+
+// ---------------------------------------------------------------- options
+
+#[derive(Clone, Debug)]
+struct Opts {
+    array_mb: usize,
+    small: usize,
+    lookup: usize,
+    lookup_small: usize,
+    lookups: usize,
+    autoinc: usize,
+    rounds: usize,
+    json: bool,
+    verbose: bool,
+    only: Vec<String>,
+    dir: Option<PathBuf>,
+    label: &'static str,
+}
+
+impl Opts {
+    fn full() -> Opts {
+        Opts {
+            array_mb: 256,
+            small: 10_000,
+            lookup: 100_000,
+            lookup_small: 100,
+            lookups: 2_000,
+            autoinc: 10_000,
+            rounds: 5,
+            json: false,
+            verbose: false,
+            only: Vec::new(),
+            dir: None,
+            label: "full",
+        }
+    }
+
+    fn quick() -> Opts {
+        Opts {
+            array_mb: 64,
+            small: 1_000,
+            lookup: 10_000,
+            lookups: 1_000,
+            autoinc: 2_000,
+            rounds: 3,
+            label: "quick",
+            ..Opts::full()
+        }
+    }
+
+    fn smoke() -> Opts {
+        Opts {
+            array_mb: 4,
+            small: 50,
+            lookup: 300,
+            lookups: 100,
+            autoinc: 250,
+            rounds: 1,
+            label: "smoke",
+            ..Opts::full()
+        }
+    }
+
+    fn rows(&self) -> usize {
+        (self.array_mb << 20) / (COLS * 8)
+    }
+
+    fn array_bytes(&self) -> usize {
+        self.rows() * COLS * 8
+    }
+
+    /// The flags a child needs to rebuild the same inputs.
+    fn child_args(&self) -> Vec<String> {
+        vec![
+            "--array-mb".into(),
+            self.array_mb.to_string(),
+            "--small".into(),
+            self.small.to_string(),
+            "--lookup".into(),
+            self.lookup.to_string(),
+            "--lookup-small".into(),
+            self.lookup_small.to_string(),
+            "--lookups".into(),
+            self.lookups.to_string(),
+            "--autoinc".into(),
+            self.autoinc.to_string(),
+        ]
+    }
+
+    fn parse(args: &[String]) -> Opts {
+        let mut o = if args.iter().any(|a| a == "--quick") {
+            Opts::quick()
+        } else {
+            Opts::full()
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut num = |name: &str| -> usize {
+                it.next()
+                    .and_then(|v| v.replace('_', "").parse().ok())
+                    .unwrap_or_else(|| usage(&format!("{name} needs a number")))
+            };
+            match a.as_str() {
+                "--bench" | "--quick" => {}
+                "--json" => o.json = true,
+                "-v" | "--verbose" => o.verbose = true,
+                "--array-mb" => o.array_mb = num(a),
+                "--small" => o.small = num(a),
+                "--lookup" => o.lookup = num(a),
+                "--lookup-small" => o.lookup_small = num(a),
+                "--lookups" => o.lookups = num(a),
+                "--autoinc" => o.autoinc = num(a),
+                "--rounds" => o.rounds = num(a).max(1),
+                "--only" => o.only.extend(
+                    it.next()
+                        .unwrap_or_else(|| usage("--only needs scenario names"))
+                        .split(',')
+                        .map(str::to_owned),
+                ),
+                "--dir" => {
+                    o.dir = Some(
+                        it.next()
+                            .unwrap_or_else(|| usage("--dir needs a path"))
+                            .into(),
+                    )
+                }
+                "-h" | "--help" => usage(""),
+                other => usage(&format!("unknown argument `{other}`")),
+            }
+        }
+        o
+    }
+}
+
+fn usage(err: &str) -> ! {
+    if !err.is_empty() {
+        eprintln!("ratios: {err}");
+    }
+    eprintln!(
+        "usage: ratios [--quick] [--json] [-v] [--rounds N] [--array-mb N] [--small N] [--lookup N]\n\
+         \x20             [--lookup-small N] [--lookups N] [--autoinc N] [--only a,b] [--dir PATH]\n\
+         scenarios: {}",
+        SCENARIOS
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::process::exit(if err.is_empty() { 0 } else { 2 })
+}
+
+// ---------------------------------------------------------------- scenarios
+
+struct Scenario {
+    id: &'static str,
+    title: fn(&Opts) -> String,
+    target: f64,
+    /// Lower is better: pass when ratio <= target.
+    setup: fn(&Opts, &Path),
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "save_big",
+        title: |o| format!("save one {} MB f64 array (durable)", o.array_mb),
+        target: 1.25,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "load_big",
+        title: |o| format!("load + get() {} MB, verified", o.array_mb),
+        target: 1.3,
+        setup: setup_big,
+    },
+    Scenario {
+        id: "load_big_noverify",
+        title: |o| format!("load + get() {} MB, verify(false)", o.array_mb),
+        target: 1.1,
+        setup: setup_big,
+    },
+    Scenario {
+        id: "mmap_row",
+        title: |o| format!("load + view_mmap_unverified() + 1 row, {} MB", o.array_mb),
+        target: 0.01,
+        setup: setup_big,
+    },
+    Scenario {
+        id: "mmap_verified",
+        title: |o| format!("load + view_mmap() verified + 1 row, {} MB", o.array_mb),
+        target: 1.0,
+        setup: setup_big,
+    },
+    Scenario {
+        id: "save_small",
+        title: |o| format!("save {} small records (durable)", o.small),
+        target: 1.3,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "save_small_nosync",
+        title: |o| format!("save {} small records (durable(false))", o.small),
+        target: 1.3,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "all_small",
+        title: |o| format!("T::all over {} records", o.small),
+        target: 1.2,
+        setup: setup_all,
+    },
+    Scenario {
+        id: "lookup",
+        title: |o| format!("load by key among {} (vs {})", o.lookup, o.lookup_small),
+        target: 1.5,
+        setup: setup_lookup,
+    },
+    Scenario {
+        id: "autoinc",
+        title: |o| format!("autoinc save: last 100 of {} (vs first 100)", o.autoinc),
+        target: 1.5,
+        setup: |_, _| {},
+    },
+];
+
+// ---------------------------------------------------------------- helpers
+
+fn big_array(o: &Opts) -> Array2<f64> {
+    Array2::from_shape_fn((o.rows(), COLS), |(i, j)| (i * COLS + j) as f64 * 0.5)
+}
+
+fn small_record(i: usize) -> Small {
+    let mut r = Small::new(
+        format!("A{:06}", i),
+        (i % 7) as u32,
+        "2024-05-01",
+        "lab-one",
+        (i % 3) as u32,
+    );
+    r.note = format!("recorded by the bench, record {i}");
+    r.score = i as f64 * 0.25;
+    r.channels = vec![1, 2, 3, 5, 8, 13, 21, 34];
+    r.trace
+        .set(Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64));
+    r
+}
+
+/// The npy bytes of an array (for references that write "the same bytes").
+fn npy_header(shape: &[usize]) -> Vec<u8> {
+    // The header ndarray-npy writes for a standard-layout little-endian f64 array.
+    let shape_str = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_str}, }}");
+    let mut header = Vec::new();
+    header.extend_from_slice(b"\x93NUMPY\x01\x00");
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let hlen = (total - 10) as u16;
+    header.extend_from_slice(&hlen.to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(total - 1, b' ');
+    header.push(b'\n');
+    header
+}
+
+fn as_bytes(data: &[f64]) -> &[u8] {
+    // SAFETY: f64 has no padding and any byte is a valid u8.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
+}
+
+fn as_bytes_mut(data: &mut [f64]) -> &mut [u8] {
+    // SAFETY: as above; every bit pattern is a valid f64.
+    unsafe {
+        std::slice::from_raw_parts_mut(data.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(data))
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    File::open(dir).unwrap().sync_all().unwrap();
+}
+
+/// What a careful hand-written save does: a temp file in the target folder,
+/// written, (fsync), renamed over the target, (fsync of the folder).
+fn raw_put(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
+    let tmp = dir.join(format!(".tmp-{name}"));
+    let mut f = File::create(&tmp).unwrap();
+    write(&mut f);
+    if durable {
+        f.sync_all().unwrap();
+    }
+    fs::rename(&tmp, dir.join(name)).unwrap();
+    if durable {
+        sync_dir(dir);
+    }
+}
+
+fn raw_mkdir(dir: &Path, durable: bool) {
+    fs::create_dir(dir).unwrap();
+    if durable {
+        sync_dir(dir.parent().unwrap());
+    }
+}
+
+fn big_file(store_dir: &Path) -> PathBuf {
+    let rec = store_dir.join("big");
+    let key_dir = fs::read_dir(&rec).unwrap().next().unwrap().unwrap().path();
+    fs::read_dir(&key_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "npy"))
+        .unwrap()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+// ---------------------------------------------------------------- setups (parent, untimed)
+
+fn setup_big(o: &Opts, dir: &Path) {
+    let store_dir = dir.join("big-store");
+    if store_dir.exists() {
+        return;
+    }
+    let store = Store::open(&store_dir).unwrap();
+    let mut b = Big::new("b");
+    b.data.set(big_array(o));
+    b.save(&store).unwrap();
+}
+
+fn setup_all(o: &Opts, dir: &Path) {
+    let store_dir = dir.join("all-store");
+    if store_dir.exists() {
+        return;
+    }
+    let store = Store::open(&store_dir).unwrap().durable(false);
+    for i in 0..o.small {
+        small_record(i).save(&store).unwrap();
+    }
+}
+
+fn lookup_store(dir: &Path, n: usize) -> PathBuf {
+    let store_dir = dir.join(format!("lookup-{n}"));
+    if store_dir.exists() {
+        return store_dir;
+    }
+    let store = Store::open(&store_dir).unwrap().durable(false);
+    let started = Instant::now();
+    for i in 0..n {
+        let mut r = small_record(i);
+        r.trace = Lazy::empty();
+        r.save(&store).unwrap();
+        if i > 0 && i % 20_000 == 0 {
+            eprintln!(
+                "  (setup: {i} of {n} records, {:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    store_dir
+}
+
+fn setup_lookup(o: &Opts, dir: &Path) {
+    lookup_store(dir, o.lookup);
+    lookup_store(dir, o.lookup_small);
+}
+
+// ---------------------------------------------------------------- children (timed)
+
+/// The peak RSS bookkeeping of this process, in KiB.
+fn status_kb(field: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets the peak RSS to the current RSS (Linux >= 4.0).
+fn reset_peak() {
+    let _ = fs::write("/proc/self/clear_refs", "5");
+}
+
+struct Measured {
+    secs: f64,
+    extra: Option<f64>,
+}
+
+fn run_child(args: &[String]) {
+    let scenario = args[0].clone();
+    let side = args[1].clone();
+    let work = PathBuf::from(&args[2]);
+    let o = Opts::parse(&args[3..]);
+    let persist = side == "persist";
+    // Inputs are built before the peak is reset; the timed part follows.
+    let m = match scenario.as_str() {
+        "save_big" => child_save_big(&o, &work, persist),
+        "load_big" => child_load_big(&work, persist, true),
+        "load_big_noverify" => child_load_big(&work, persist, false),
+        "mmap_row" => child_mmap(&work, persist, false),
+        "mmap_verified" => child_mmap(&work, persist, true),
+        "save_small" => child_save_small(&o, &work, persist, true),
+        "save_small_nosync" => child_save_small(&o, &work, persist, false),
+        "all_small" => child_all(&o, &work, persist),
+        "lookup" => child_lookup(&o, &work, persist),
+        "autoinc" => child_autoinc(&o, &work),
+        other => usage(&format!("unknown scenario {other}")),
+    };
+    let base = BASE_RSS.with(|b| b.get());
+    println!(
+        "RESULT {} {} {} {}",
+        m.secs,
+        m.extra.map_or("-".to_owned(), |e| e.to_string()),
+        status_kb("VmHWM:").unwrap_or(0),
+        base
+    );
+}
+
+thread_local! {
+    static BASE_RSS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the start of the timed part: resets the peak and notes the RSS.
+fn start() -> Instant {
+    reset_peak();
+    BASE_RSS.with(|b| b.set(status_kb("VmRSS:").unwrap_or(0)));
+    Instant::now()
+}
+
+fn child_save_big(o: &Opts, work: &Path, persist: bool) -> Measured {
+    let array = big_array(o);
+    let out = work.join("out");
+    if persist {
+        let store = Store::open(&out).unwrap();
+        let mut b = Big::new("b");
+        b.data.set(array);
+        let t = start();
+        b.save(&store).unwrap();
+        Measured {
+            secs: t.elapsed().as_secs_f64(),
+            extra: None,
+        }
+    } else {
+        fs::create_dir_all(&out).unwrap();
+        let data = array.as_slice().unwrap();
+        let header = npy_header(array.shape());
+        let t = start();
+        raw_put(&out, "data.npy", true, |f| {
+            f.write_all(&header).unwrap();
+            f.write_all(as_bytes(data)).unwrap();
+        });
+        Measured {
+            secs: t.elapsed().as_secs_f64(),
+            extra: None,
+        }
+    }
+}
+
+fn raw_read_array(path: &Path) -> Vec<f64> {
+    let mut f = File::open(path).unwrap();
+    let len = f.metadata().unwrap().len() as usize;
+    let mut header = [0u8; 10];
+    f.read_exact(&mut header).unwrap();
+    let hlen = u16::from_le_bytes([header[8], header[9]]) as usize;
+    let mut dict = vec![0u8; hlen];
+    f.read_exact(&mut dict).unwrap();
+    let n = (len - 10 - hlen) / 8;
+    let mut out = vec![0f64; n];
+    f.read_exact(as_bytes_mut(&mut out)).unwrap();
+    out
+}
+
+fn child_load_big(work: &Path, persist: bool, verify: bool) -> Measured {
+    let store_dir = work.join("big-store");
+    let path = big_file(&store_dir);
+    let t = start();
+    let sum = if persist {
+        let store = Store::open(&store_dir).unwrap().verify(verify);
+        let b = Big::new("b").load(&store).unwrap();
+        let a = b.data.get().unwrap();
+        a[[a.nrows() - 1, COLS - 1]]
+    } else {
+        let v = raw_read_array(&path);
+        v[v.len() - 1]
+    };
+    let secs = t.elapsed().as_secs_f64();
+    assert!(sum > 0.0);
+    Measured { secs, extra: None }
+}
+
+fn child_mmap(work: &Path, persist: bool, verify: bool) -> Measured {
+    let store_dir = work.join("big-store");
+    let store = Store::open(&store_dir).unwrap();
+    let t = start();
+    let row_sum = if persist {
+        let b = Big::new("b").load(&store).unwrap();
+        let map = if verify {
+            b.data.view_mmap().unwrap()
+        } else {
+            b.data.view_mmap_unverified().unwrap()
+        };
+        let view = map.view();
+        view.slice(s![view.nrows() / 2, ..]).sum()
+    } else {
+        let b = Big::new("b").load(&store).unwrap();
+        let a = b.data.get().unwrap();
+        a.slice(s![a.nrows() / 2, ..]).sum()
+    };
+    let secs = t.elapsed().as_secs_f64();
+    assert!(row_sum > 0.0);
+    Measured { secs, extra: None }
+}
+
+fn child_save_small(o: &Opts, work: &Path, persist: bool, durable: bool) -> Measured {
+    let out = work.join("out");
+    if persist {
+        let store = Store::open(&out).unwrap().durable(durable);
+        let t = start();
+        for i in 0..o.small {
+            small_record(i).save(&store).unwrap();
+        }
+        Measured {
+            secs: t.elapsed().as_secs_f64(),
+            extra: None,
+        }
+    } else {
+        fs::create_dir_all(&out).unwrap();
+        if durable {
+            sync_dir(out.parent().unwrap());
+        }
+        let t = start();
+        let tdir = out.join("small");
+        raw_mkdir(&tdir, durable);
+        for i in 0..o.small {
+            // The same content, written the plain way: a folder, the npy, a JSON.
+            let r = small_record(i);
+            let dir = tdir.join(format!("small-{}-{}.{i}", r.animal, r.date));
+            raw_mkdir(&dir, durable);
+            let trace = r.trace.get().unwrap();
+            raw_put(&dir, "trace.npy", durable, |f| {
+                use persist_core::Storable;
+                let mut w = BufWriter::new(f);
+                trace.write(&mut w).unwrap();
+                w.flush().unwrap();
+            });
+            let meta = json!({
+                "type": "small",
+                "key": {"animal": r.animal, "session": r.session, "date": r.date,
+                        "lab": r.lab, "rig": r.rig},
+                "data": {"note": r.note, "score": r.score, "channels": r.channels},
+                "records": {"trace": {"file": "trace.npy", "format": "npy"}},
+            });
+            raw_put(&dir, "meta.json", durable, |f| {
+                let mut w = BufWriter::new(f);
+                serde_json::to_writer_pretty(&mut w, &meta).unwrap();
+                w.flush().unwrap();
+            });
+        }
+        Measured {
+            secs: t.elapsed().as_secs_f64(),
+            extra: None,
+        }
+    }
+}
+
+fn child_all(o: &Opts, work: &Path, persist: bool) -> Measured {
+    let store_dir = work.join("all-store");
+    let t = start();
+    let n = if persist {
+        let store = Store::open(&store_dir).unwrap();
+        let mut n = 0;
+        for r in Small::all(&store).unwrap() {
+            let r = r.unwrap();
+            n += usize::from(!r.note.is_empty());
+        }
+        n
+    } else {
+        let mut n = 0;
+        for e in fs::read_dir(store_dir.join("small")).unwrap() {
+            let e = e.unwrap();
+            if !e.file_type().unwrap().is_dir() {
+                continue;
+            }
+            let bytes = fs::read(e.path().join("meta.json")).unwrap();
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            n += usize::from(v["data"]["note"].is_string());
+        }
+        n
+    };
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(n, o.small);
+    Measured { secs, extra: None }
+}
+
+fn child_lookup(o: &Opts, work: &Path, persist: bool) -> Measured {
+    // "persist" looks up among many records, "reference" among few; both by key.
+    let n = if persist { o.lookup } else { o.lookup_small };
+    let store = Store::open(work.join(format!("lookup-{n}"))).unwrap();
+    // A fixed pseudo-random sequence of keys spread over the whole store.
+    let keys: Vec<usize> = (0..o.lookups)
+        .map(|k| (k.wrapping_mul(2_654_435_761) ^ (k >> 3)) % n)
+        .collect();
+    let queries: Vec<(Small, f64)> = keys
+        .iter()
+        .map(|&i| {
+            let r = small_record(i);
+            let q = Small::new(r.animal, r.session, r.date, r.lab, r.rig);
+            (q, r.score)
+        })
+        .collect();
+    let t = start();
+    for (q, score) in &queries {
+        let back = q.load(&store).unwrap();
+        assert_eq!(back.score, *score);
+    }
+    Measured {
+        secs: t.elapsed().as_secs_f64() / o.lookups as f64,
+        extra: None,
+    }
+}
+
+fn child_autoinc(o: &Opts, work: &Path) -> Measured {
+    let store = Store::open(work.join("out")).unwrap().durable(false);
+    let mut times = Vec::with_capacity(o.autoinc);
+    let _ = start();
+    for i in 0..o.autoinc {
+        let mut t = Trial::new("s1");
+        t.score = i as f64;
+        t.note = "an autoinc save".to_owned();
+        t.trace
+            .set(Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64));
+        let started = Instant::now();
+        t.save(&store).unwrap();
+        times.push(started.elapsed().as_secs_f64());
+        assert_eq!(t.attempt, Some(i as u64));
+    }
+    let k = 100.min(o.autoinc / 2);
+    let first = times[..k].iter().sum::<f64>() / k as f64;
+    let last = times[times.len() - k..].iter().sum::<f64>() / k as f64;
+    Measured {
+        secs: last,
+        extra: Some(first),
+    }
+}
+
+// ---------------------------------------------------------------- parent
+
+struct Sample {
+    secs: f64,
+    extra: Option<f64>,
+    peak_kb: u64,
+    base_kb: u64,
+}
+
+fn spawn(exe: &Path, id: &str, side: &str, work: &Path, o: &Opts) -> Sample {
+    let out = Command::new(exe)
+        .arg("--child")
+        .arg(id)
+        .arg(side)
+        .arg(work)
+        .args(o.child_args())
+        .output()
+        .expect("re-run the bench binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("RESULT "));
+    let Some(line) = line.filter(|_| out.status.success()) else {
+        panic!(
+            "child {id}/{side} failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let f: Vec<&str> = line.split_whitespace().collect();
+    Sample {
+        secs: f[1].parse().unwrap(),
+        extra: f[2].parse().ok(),
+        peak_kb: f[3].parse().unwrap(),
+        base_kb: f[4].parse().unwrap(),
+    }
+}
+
+struct Row {
+    id: &'static str,
+    title: String,
+    persist: f64,
+    reference: f64,
+    target: f64,
+    persist_peak_mb: f64,
+    reference_peak_mb: f64,
+    /// Peak RSS during the timed part above the RSS at its start, persist side.
+    persist_rise_mb: f64,
+    rounds: usize,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.persist / self.reference
+    }
+    fn pass(&self) -> bool {
+        self.ratio() <= self.target
+    }
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
+    let started = Instant::now();
+    (sc.setup)(o, work);
+    let setup_secs = started.elapsed().as_secs_f64();
+    if setup_secs > 5.0 {
+        eprintln!("  ({} setup took {setup_secs:.0} s)", sc.id);
+    }
+    let mut p = Vec::new();
+    let mut r = Vec::new();
+    let mut p_peak = 0u64;
+    let mut r_peak = 0u64;
+    let mut p_rise = 0u64;
+    let rounds = o.rounds;
+    for round in 0..rounds {
+        if sc.id == "autoinc" {
+            // One run gives both numbers: the first 100 saves are the reference.
+            let round_dir = work.join(format!("{}-{round}", sc.id));
+            fs::create_dir_all(&round_dir).unwrap();
+            let s = spawn(exe, sc.id, "persist", &round_dir, o);
+            let _ = fs::remove_dir_all(&round_dir);
+            p.push(s.secs);
+            r.push(s.extra.unwrap_or(f64::NAN));
+            p_peak = p_peak.max(s.peak_kb);
+            r_peak = r_peak.max(s.peak_kb);
+            continue;
+        }
+        let order: [&str; 2] = if round % 2 == 0 {
+            ["persist", "reference"]
+        } else {
+            ["reference", "persist"]
+        };
+        for side in order {
+            // Scenarios that write get a fresh folder; readers share the setup.
+            let writes = matches!(sc.id, "save_big" | "save_small" | "save_small_nosync");
+            let child_dir = if writes {
+                let d = work.join(format!("{}-{round}-{side}", sc.id));
+                fs::create_dir_all(&d).unwrap();
+                d
+            } else {
+                work.to_path_buf()
+            };
+            let s = spawn(exe, sc.id, side, &child_dir, o);
+            if o.verbose {
+                eprintln!(
+                    "  {} round {round} {side}: {} (peak {:.0} MB)",
+                    sc.id,
+                    fmt_secs(s.secs),
+                    mb(s.peak_kb)
+                );
+            }
+            if writes {
+                let _ = fs::remove_dir_all(&child_dir);
+            }
+            if side == "persist" {
+                p.push(s.secs);
+                p_peak = p_peak.max(s.peak_kb);
+                p_rise = p_rise.max(s.peak_kb.saturating_sub(s.base_kb));
+            } else {
+                r.push(s.secs);
+                r_peak = r_peak.max(s.peak_kb);
+            }
+        }
+    }
+    Row {
+        id: sc.id,
+        title: (sc.title)(o),
+        persist: median(&mut p),
+        reference: median(&mut r),
+        target: sc.target,
+        persist_peak_mb: mb(p_peak),
+        reference_peak_mb: mb(r_peak),
+        persist_rise_mb: mb(p_rise),
+        rounds,
+    }
+}
+
+fn print_header(o: &Opts) {
+    if o.json {
+        return;
+    }
+    println!(
+        "persist ratio bench ({} preset: array {} MB, {} small records, lookup among {} vs {}, {} autoinc saves; {} rounds)",
+        o.label, o.array_mb, o.small, o.lookup, o.lookup_small, o.autoinc, o.rounds
+    );
+    println!(
+        "| {:<52} | {:>10} | {:>10} | {:>7} | {:>6} | {:<4} | {:>20} |",
+        "scenario", "persist", "reference", "ratio", "target", "pass", "peak RSS MB (p / ref)"
+    );
+    println!(
+        "|{}|{}|{}|{}|{}|{}|{}|",
+        "-".repeat(54),
+        "-".repeat(12),
+        "-".repeat(12),
+        "-".repeat(9),
+        "-".repeat(8),
+        "-".repeat(6),
+        "-".repeat(22)
+    );
+}
+
+fn print_row(o: &Opts, row: &Row) {
+    if o.json {
+        println!(
+            "{}",
+            json!({
+                "scenario": row.id,
+                "title": row.title,
+                "persist_s": row.persist,
+                "reference_s": row.reference,
+                "ratio": row.ratio(),
+                "target": row.target,
+                "pass": row.pass(),
+                "persist_peak_rss_mb": row.persist_peak_mb,
+                "reference_peak_rss_mb": row.reference_peak_mb,
+                "rounds": row.rounds,
+            })
+        );
+    } else {
+        println!(
+            "| {:<52} | {:>10} | {:>10} | {:>7.3} | {:>6} | {:<4} | {:>20} |",
+            row.title,
+            fmt_secs(row.persist),
+            fmt_secs(row.reference),
+            row.ratio(),
+            format!("≤ {}", row.target),
+            if row.pass() { "pass" } else { "FAIL" },
+            format!("{:.0} / {:.0}", row.persist_peak_mb, row.reference_peak_mb)
+        );
+    }
+}
+
+/// The memory targets: (name, value, target, unit, pass).
+fn memory_checks(o: &Opts, rows: &[Row]) -> Vec<(String, f64, f64, &'static str)> {
+    let array_mb = o.array_bytes() as f64 / (1 << 20) as f64;
+    let mut out = Vec::new();
+    if let Some(r) = rows.iter().find(|r| r.id == "save_big") {
+        out.push((
+            format!("save {} MB: peak RSS rise beyond the array", o.array_mb),
+            r.persist_rise_mb,
+            16.0,
+            "MB",
+        ));
+    }
+    for id in ["load_big", "load_big_noverify"] {
+        if let Some(r) = rows.iter().find(|r| r.id == id) {
+            out.push((
+                format!("{}: peak RSS / array size", r.title),
+                r.persist_peak_mb / array_mb,
+                1.1,
+                "x",
+            ));
+        }
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--child") {
+        run_child(&args[1..]);
+        return;
+    }
+    // `cargo test --all-targets` runs bench binaries with no arguments (cargo
+    // bench always passes `--bench`): a smoke run, seconds long.
+    let mut o = if args.is_empty() {
+        Opts::smoke()
+    } else {
+        Opts::parse(&args)
+    };
+    if o.label == "smoke" {
+        o.only.clear();
+    }
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    let tmp;
+    let work = match &o.dir {
+        Some(d) => {
+            fs::create_dir_all(d).unwrap();
+            tempfile::tempdir_in(d).unwrap()
+        }
+        None => {
+            // Beside the build, on the same disk as a user's store would be.
+            tmp = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from);
+            match &tmp {
+                Some(d) => {
+                    fs::create_dir_all(d).unwrap();
+                    tempfile::tempdir_in(d).unwrap()
+                }
+                None => tempfile::tempdir().unwrap(),
+            }
+        }
+    };
+    print_header(&o);
+    let mut rows = Vec::new();
+    for sc in SCENARIOS {
+        if !o.only.is_empty() && !o.only.iter().any(|x| x == sc.id) {
+            continue;
+        }
+        let row = run_scenario(&exe, sc, &o, work.path());
+        print_row(&o, &row);
+        rows.push(row);
+    }
+    let checks = memory_checks(&o, &rows);
+    if o.json {
+        for (name, value, target, unit) in &checks {
+            println!(
+                "{}",
+                json!({"check": name, "value": value, "target": target, "unit": unit,
+                       "pass": value <= target})
+            );
+        }
+    } else if !checks.is_empty() {
+        println!();
+        println!(
+            "| {:<66} | {:>8} | {:>8} | {:<4} |",
+            "memory", "value", "target", "pass"
+        );
+        println!(
+            "|{}|{}|{}|{}|",
+            "-".repeat(68),
+            "-".repeat(10),
+            "-".repeat(10),
+            "-".repeat(6)
+        );
+        for (name, value, target, unit) in &checks {
+            println!(
+                "| {:<66} | {:>8} | {:>8} | {:<4} |",
+                name,
+                format!("{value:.2} {unit}"),
+                format!("≤ {target} {unit}"),
+                if value <= target { "pass" } else { "FAIL" }
+            );
+        }
+    }
+    if std::env::var_os("RATIOS_KEEP").is_some() {
+        eprintln!("kept {}", work.keep().display());
+    }
+    let failed = rows.iter().filter(|r| !r.pass()).count()
+        + checks.iter().filter(|(_, v, t, _)| v > t).count();
+    if !o.json {
+        println!();
+        println!(
+            "{} of {} targets met",
+            rows.len() + checks.len() - failed,
+            rows.len() + checks.len()
+        );
+    }
+}
