@@ -759,6 +759,10 @@ fn resaving_after_another_overwrite_never_names_a_removed_file() {
         let err = unread.save(store).unwrap_err();
         assert!(matches!(err, Error::Superseded { .. }), "{err}");
         let back = first.load(store).unwrap();
-        assert_eq!(back.data.get().unwrap(), &Array1::linspace(0.0, 1.0, 11), "nothing was half-written");
+        assert_eq!(
+            back.data.get().unwrap(),
+            &Array1::linspace(0.0, 1.0, 11),
+            "nothing was half-written"
+        );
     });
 }
