@@ -58,10 +58,6 @@ enum Kind {
     Corrupt,
     TypeMismatch,
     Integrity,
-    /// A record file `meta.json` still names is gone. The runtime reports it
-    /// as `Superseded` (it cannot tell it from a file a newer save removed
-    /// without reading `meta.json` again); see RELIABILITY.md.
-    Superseded,
 }
 
 fn kind_of(e: &Error) -> Option<Kind> {
@@ -69,7 +65,6 @@ fn kind_of(e: &Error) -> Option<Kind> {
         Error::Corrupt { .. } => Some(Kind::Corrupt),
         Error::TypeMismatch { .. } => Some(Kind::TypeMismatch),
         Error::Integrity { .. } => Some(Kind::Integrity),
-        Error::Superseded { .. } => Some(Kind::Superseded),
         _ => None,
     }
 }
@@ -315,7 +310,7 @@ fn cases() -> Vec<(&'static str, Damage, Want)> {
         (
             "record file missing",
             |t| std::fs::remove_file(t.file("values")).unwrap(),
-            Values(Superseded),
+            Values(Corrupt),
         ),
         (
             "record file truncated",

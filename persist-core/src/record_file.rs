@@ -30,16 +30,42 @@ impl RecordFileRef {
 
     fn open(&self) -> Result<HashingReader<BufReader<Box<dyn Read + Send>>>> {
         let reader = self.store.backend().get(&self.path).map_err(|e| match e {
-            Error::NotFound { .. } => Error::Superseded {
-                record: self.record.clone(),
-                path: self.shown(),
-            },
+            Error::NotFound { .. } => self.missing(),
             other => other.within(&self.record, &self.shown()),
         })?;
         Ok(HashingReader::new(
             BufReader::with_capacity(READ_BUF, reader),
             self.store.is_verifying(),
         ))
+    }
+
+    /// The error for a file that is gone: replaced by a newer save, unless the
+    /// record's `meta.json` still names it (then the store is damaged).
+    fn missing(&self) -> Error {
+        let (dir, file) = self
+            .path
+            .rsplit_once('/')
+            .unwrap_or(("", self.path.as_str()));
+        let meta = crate::backend::join(&[dir, crate::meta::META_FILE]);
+        let still_named = self
+            .store
+            .backend()
+            .read_all(&meta)
+            .ok()
+            .and_then(|bytes| crate::meta::Meta::parse(&bytes).ok())
+            .is_some_and(|m| m.records.values().any(|r| r.file == file));
+        if still_named {
+            Error::Corrupt {
+                record: self.record.clone(),
+                path: self.shown(),
+                reason: "record file named by meta.json is missing".to_owned(),
+            }
+        } else {
+            Error::Superseded {
+                record: self.record.clone(),
+                path: self.shown(),
+            }
+        }
     }
 
     /// Checks what was read against the stored size and checksum.
@@ -97,19 +123,11 @@ impl RecordFileRef {
                     Error::corrupt("is not a regular file").within(&self.record, &self.shown())
                 )
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Superseded {
-                    record: self.record.clone(),
-                    path: self.shown(),
-                })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.missing()),
             Err(e) => return Err(ctx(e)),
         }
         let file = std::fs::File::open(&local).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Superseded {
-                record: self.record.clone(),
-                path: self.shown(),
-            },
+            std::io::ErrorKind::NotFound => self.missing(),
             _ => ctx(e),
         })?;
         let size = file.metadata().map_err(ctx)?.len();
