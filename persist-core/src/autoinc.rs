@@ -165,11 +165,11 @@ pub(crate) fn claim_next(store: &Store, dir: &RecordDir, schema: &Schema) -> Res
         }
     }
     loop {
-        let mut n = numbers(store, &key_path)?
+        let first = numbers(store, &key_path)?
             .into_iter()
             .max()
             .map_or(0, |m| m + 1);
-        for _ in 0..RELIST_AFTER {
+        for n in first..first + u64::from(RELIST_AFTER) {
             let candidate = dir.with_number(n, schema);
             if store
                 .backend()
@@ -177,7 +177,6 @@ pub(crate) fn claim_next(store: &Store, dir: &RecordDir, schema: &Schema) -> Res
             {
                 return Ok(candidate);
             }
-            n += 1;
         }
     }
 }

@@ -47,12 +47,24 @@ pub(crate) fn exists<T: Persistence>(value: &T, store: &Store) -> Result<bool> {
 
 /// Reads and checks a record's `meta.json`, migrating an older version.
 pub(crate) fn read_meta<T: Persistence>(store: &Store, dir: &RecordDir) -> Result<Meta> {
+    parse_meta::<T>(store, dir, read_meta_bytes(store, dir))
+}
+
+/// The bytes of a record's `meta.json`.
+fn read_meta_bytes(store: &Store, dir: &RecordDir) -> Result<Vec<u8>> {
+    store.backend().read_all(&dir.meta_path())
+}
+
+/// [`read_meta`] of bytes already read (or the error reading them gave).
+fn parse_meta<T: Persistence>(
+    store: &Store,
+    dir: &RecordDir,
+    bytes: Result<Vec<u8>>,
+) -> Result<Meta> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
-    let path = dir.meta_path();
-    let shown = backend.describe(&path);
-    let ctx = |e: Error| e.within(dir.name(), &shown);
-    let bytes = backend.read_all(&path).map_err(ctx)?;
+    let ctx = |e: Error| e.within(dir.name(), &backend.describe(&dir.meta_path()));
+    let bytes = bytes.map_err(ctx)?;
     // The usual case, a meta.json of this version, parses straight into `Meta`;
     // anything else (another version to migrate, damage to report) takes the
     // way through a JSON value, which gives the same result more slowly.
@@ -96,10 +108,10 @@ fn read_meta_value<T: Persistence>(bytes: &[u8], ctx: &dyn Fn(Error) -> Error) -
 
 /// Builds the struct from a checked `meta.json`.
 pub(crate) fn build<T: Persistence>(store: &Store, dir: &RecordDir, meta: Meta) -> Result<T> {
-    let shown = store.backend().describe(&dir.meta_path());
     let name = meta.name.clone();
     let mut parts = Parts::new(T::__SCHEMA, store, dir, meta);
-    T::__from_parts(&mut parts).map_err(|e| e.within(&name, &shown))
+    T::__from_parts(&mut parts)
+        .map_err(|e| e.within(&name, &store.backend().describe(&dir.meta_path())))
 }
 
 /// Reads the record in `dir`; with `expect_key`, checks it holds that key (a
@@ -109,7 +121,17 @@ pub(crate) fn read_record<T: Persistence>(
     dir: &RecordDir,
     expect_key: Option<&Map<String, Value>>,
 ) -> Result<T> {
-    let meta = read_meta::<T>(store, dir)?;
+    record_from_bytes(store, dir, expect_key, read_meta_bytes(store, dir))
+}
+
+/// [`read_record`] of `meta.json` bytes already read.
+fn record_from_bytes<T: Persistence>(
+    store: &Store,
+    dir: &RecordDir,
+    expect_key: Option<&Map<String, Value>>,
+    bytes: Result<Vec<u8>>,
+) -> Result<T> {
+    let mut meta = parse_meta::<T>(store, dir, bytes)?;
     if let Some(key) = expect_key {
         if !same_key(key, &meta.key) {
             return Err(Error::Corrupt {
@@ -127,7 +149,12 @@ pub(crate) fn read_record<T: Persistence>(
         // not the record of that folder.
         let key_path = dir.key_path();
         let folder = key_path.rsplit('/').next().unwrap_or("");
-        let hash = KeyHash::of(&Value::Object(meta.key.clone())).short();
+        // Hashed in place: the key goes back into `meta` right after.
+        let key = Value::Object(std::mem::take(&mut meta.key));
+        let hash = KeyHash::of(&key).short();
+        if let Value::Object(key) = key {
+            meta.key = key;
+        }
         if split_record_dir_name(folder).map(|(_, h)| h) != Some(hash.as_str()) {
             return Err(Error::Corrupt {
                 record: dir.name().to_owned(),
@@ -193,19 +220,20 @@ pub(crate) fn record_dirs_where(
     keep: &dyn Fn(&RecordDir) -> bool,
 ) -> Result<Vec<Result<RecordDir>>> {
     let tdir = type_dir(schema);
-    let mut keys: Vec<String> = store
+    let mut keys: Vec<(String, usize)> = store
         .backend()
         .list_dirs(&tdir)?
         .into_iter()
-        .filter(|name| split_record_dir_name(name).is_some())
+        .filter_map(|name| {
+            let readable = split_record_dir_name(&name)?.0.len();
+            Some((name, readable))
+        })
         .collect();
-    keys.sort();
-    let mut out = Vec::new();
-    for key_dir in keys {
-        let readable = split_record_dir_name(&key_dir)
-            .map_or("", |(r, _)| r)
-            .to_owned();
-        let base = RecordDir::from_parts(&tdir, &key_dir, None, &readable);
+    keys.sort_unstable();
+    let mut out = Vec::with_capacity(keys.len());
+    for (key_dir, readable) in keys {
+        let readable = &key_dir[..readable];
+        let base = RecordDir::from_parts(&tdir, &key_dir, None, readable);
         if !keep(&base) {
             continue;
         }
@@ -218,28 +246,151 @@ pub(crate) fn record_dirs_where(
                 numbers.sort_unstable();
                 out.extend(numbers.into_iter().map(|n| Ok(base.with_number(n, schema))));
             }
-            Err(e) => out.push(Err(e.in_record(&readable))),
+            Err(e) => out.push(Err(e.in_record(readable))),
         }
     }
     Ok(out)
 }
 
+/// From this many record folders on, [`all`] reads the `meta.json` files on a
+/// second thread, ahead of the caller; parsing and checks stay on the caller's.
+const PREFETCH_MIN: usize = 64;
+
+/// The `meta.json` handed over at once (one wake-up of the other thread each).
+const PREFETCH_BATCH: usize = 64;
+
+/// Batches read ahead at most.
+const PREFETCH_AHEAD: usize = 4;
+
+/// A record folder (or the error listing it gave) and its `meta.json` bytes.
+type Prefetched = Result<(RecordDir, Result<Vec<u8>>)>;
+
 pub(crate) fn all<T: Persistence>(store: &Store) -> Result<Records<T>> {
     let dirs = record_dirs(store, T::__SCHEMA)?;
+    let left = dirs.len();
+    let (dirs, ahead) = if left >= PREFETCH_MIN {
+        match prefetch(store, dirs) {
+            Ok(ahead) => (Vec::new(), Some(ahead)),
+            Err(dirs) => (dirs, None),
+        }
+    } else {
+        (dirs, None)
+    };
     Ok(Records {
         store: store.clone(),
         dirs: dirs.into_iter(),
+        ahead,
+        left,
         _type: PhantomData,
     })
+}
+
+/// The receiving end of a reading thread.
+struct Ahead {
+    /// In a mutex only so that `Records` stays `Sync`.
+    rx: std::sync::Mutex<std::sync::mpsc::Receiver<Vec<Prefetched>>>,
+    batch: std::vec::IntoIter<Prefetched>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a thread that reads the `meta.json` of each folder in order; gives
+/// the folders back if no thread can be started.
+fn prefetch(
+    store: &Store,
+    dirs: Vec<Result<RecordDir>>,
+) -> std::result::Result<Ahead, Vec<Result<RecordDir>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prefetched>>(PREFETCH_AHEAD);
+    let handoff = std::sync::Arc::new(std::sync::Mutex::new(Some(dirs)));
+    let theirs = std::sync::Arc::clone(&handoff);
+    let store = store.clone();
+    let spawned = std::thread::Builder::new()
+        .name("persist-all".to_owned())
+        .spawn(move || {
+            let dirs = theirs.lock().ok().and_then(|mut d| d.take());
+            let mut batch = Vec::with_capacity(PREFETCH_BATCH);
+            for dir in dirs.into_iter().flatten() {
+                batch.push(dir.map(|dir| {
+                    let bytes = read_meta_bytes(&store, &dir);
+                    (dir, bytes)
+                }));
+                if batch.len() == PREFETCH_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(PREFETCH_BATCH));
+                    // The iterator was dropped: stop.
+                    if tx.send(full).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+        });
+    match spawned {
+        Ok(worker) => Ok(Ahead {
+            rx: std::sync::Mutex::new(rx),
+            batch: Vec::new().into_iter(),
+            worker: Some(worker),
+        }),
+        Err(_) => Err(handoff
+            .lock()
+            .ok()
+            .and_then(|mut d| d.take())
+            .unwrap_or_default()),
+    }
 }
 
 /// The records of a type, read one at a time (see
 /// [`Persistence::all`]). A damaged record is an `Err` item; the iteration goes
 /// on.
+///
+/// With many records, a second thread reads their `meta.json` files a little
+/// ahead of the iteration; parsing, checks and migrations happen on the
+/// iterating thread.
 pub struct Records<T> {
     store: Store,
     dirs: std::vec::IntoIter<Result<RecordDir>>,
+    ahead: Option<Ahead>,
+    /// Folders not handed out yet.
+    left: usize,
     _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Records<T> {
+    /// The next folder and its `meta.json` bytes, read ahead or here.
+    fn next_bytes(&mut self) -> Option<Prefetched> {
+        let Some(ahead) = &mut self.ahead else {
+            let store = &self.store;
+            return self.dirs.next().map(|dir| {
+                dir.map(|dir| {
+                    let bytes = read_meta_bytes(store, &dir);
+                    (dir, bytes)
+                })
+            });
+        };
+        if let Some(item) = ahead.batch.next() {
+            return Some(item);
+        }
+        let rx = match ahead.rx.get_mut() {
+            Ok(rx) => rx,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match rx.recv() {
+            Ok(batch) => {
+                ahead.batch = batch.into_iter();
+                ahead.batch.next()
+            }
+            // Disconnected: the thread handed over every folder, or it
+            // panicked, which is then this thread's panic too.
+            Err(_) => {
+                if let Some(worker) = ahead.worker.take() {
+                    if let Err(panic) = worker.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+                None
+            }
+        }
+    }
 }
 
 impl<T: Persistence> Iterator for Records<T> {
@@ -247,11 +398,13 @@ impl<T: Persistence> Iterator for Records<T> {
 
     fn next(&mut self) -> Option<Result<T>> {
         loop {
-            let dir = match self.dirs.next()? {
-                Ok(dir) => dir,
+            let item = self.next_bytes()?;
+            self.left = self.left.saturating_sub(1);
+            let (dir, bytes) = match item {
+                Ok(found) => found,
                 Err(e) => return Some(Err(e)),
             };
-            match read_record::<T>(&self.store, &dir, None) {
+            match record_from_bytes::<T>(&self.store, &dir, None, bytes) {
                 // A claim whose save never finished, or a folder with no record yet.
                 Err(Error::NotFound { .. }) => continue,
                 other => return Some(other),
@@ -260,6 +413,6 @@ impl<T: Persistence> Iterator for Records<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.dirs.len()))
+        (0, Some(self.left))
     }
 }

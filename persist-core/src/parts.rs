@@ -4,10 +4,11 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::backend::join;
 use crate::error::{Error, Result};
 use crate::format::Storable;
 use crate::lazy::{Lazy, Origin};
-use crate::meta::{Meta, RecordFile};
+use crate::meta::{Meta, RecordFile, META_FILE};
 use crate::private::AutoIncInt;
 use crate::record_dir::RecordDir;
 use crate::record_file::RecordFileRef;
@@ -18,9 +19,11 @@ use crate::store::Store;
 pub struct Parts {
     schema: &'static Schema,
     store: Store,
-    dir: RecordDir,
+    /// The record's folder (`RecordDir::path`).
+    dir_path: String,
     record: String,
-    meta_shown: String,
+    /// Where meta.json is, as messages show it (made only for an error).
+    meta_shown: std::sync::OnceLock<String>,
     keys: Vec<Option<Value>>,
     autoinc: Option<u64>,
     data: Vec<Option<Value>>,
@@ -48,14 +51,24 @@ impl Parts {
         Parts {
             schema,
             store: store.clone(),
-            dir: dir.clone(),
+            dir_path: dir.path(),
             record: meta.name,
-            meta_shown: store.backend().describe(&dir.meta_path()),
+            meta_shown: std::sync::OnceLock::new(),
             keys,
             autoinc: meta.autoinc,
             data,
             records,
         }
+    }
+
+    fn meta_shown(&self) -> String {
+        self.meta_shown
+            .get_or_init(|| {
+                self.store
+                    .backend()
+                    .describe(&join(&[&self.dir_path, META_FILE]))
+            })
+            .clone()
     }
 
     fn mismatch<T>(&self, kind: &str, field: &str, value: &Value, err: serde_json::Error) -> Error {
@@ -70,7 +83,7 @@ impl Parts {
         }
         Error::TypeMismatch {
             record: self.record.clone(),
-            path: self.meta_shown.clone(),
+            path: self.meta_shown(),
             expected: format!(
                 "{kind} field `{field}` of type {}",
                 std::any::type_name::<T>()
@@ -83,11 +96,10 @@ impl Parts {
     pub fn key<T: DeserializeOwned>(&mut self, i: usize) -> Result<T> {
         let field = self.schema.keys.get(i).map_or("?", |f| f.name);
         match self.keys.get_mut(i).and_then(Option::take) {
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| self.mismatch::<T>("key", field, &v, e)),
+            Some(v) => T::deserialize(&v).map_err(|e| self.mismatch::<T>("key", field, &v, e)),
             None => Err(Error::Corrupt {
                 record: self.record.clone(),
-                path: self.meta_shown.clone(),
+                path: self.meta_shown(),
                 reason: format!("key field `{field}` is missing from meta.json"),
             }),
         }
@@ -99,7 +111,7 @@ impl Parts {
             None => Ok(None),
             Some(n) => T::from_u64(n).map(Some).ok_or_else(|| Error::TypeMismatch {
                 record: self.record.clone(),
-                path: self.meta_shown.clone(),
+                path: self.meta_shown(),
                 expected: format!("an autoinc number that fits {}", std::any::type_name::<T>()),
                 found: n.to_string(),
             }),
@@ -111,8 +123,7 @@ impl Parts {
     pub fn data<T: DeserializeOwned + Default>(&mut self, i: usize) -> Result<T> {
         let field = self.schema.data.get(i).copied().unwrap_or("?");
         match self.data.get_mut(i).and_then(Option::take) {
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| self.mismatch::<T>("data", field, &v, e)),
+            Some(v) => T::deserialize(&v).map_err(|e| self.mismatch::<T>("data", field, &v, e)),
             None => Ok(T::default()),
         }
     }
@@ -126,7 +137,7 @@ impl Parts {
                 field: field.to_owned(),
             }));
         };
-        let path = self.dir.file_path(&entry.file);
+        let path = join(&[&self.dir_path, &entry.file]);
         if entry.format != T::EXTENSION {
             return Err(Error::TypeMismatch {
                 record: self.record.clone(),
@@ -138,7 +149,7 @@ impl Parts {
         if entry.file.contains('/') || entry.file.starts_with('.') {
             return Err(Error::Corrupt {
                 record: self.record.clone(),
-                path: self.meta_shown.clone(),
+                path: self.meta_shown(),
                 reason: format!("record file name `{}` is not a plain file name", entry.file),
             });
         }

@@ -21,7 +21,7 @@ use crate::error::Result;
 /// let fast = store.clone().durable(false);                 // same folder, no fsync
 /// assert!(store.is_durable() && !fast.is_durable());
 /// let scratch = Store::memory();
-/// # Ok::<(), persist_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Store {

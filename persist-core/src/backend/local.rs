@@ -107,6 +107,11 @@ impl LocalBackend {
     /// Opens the file at `path` for reading: refused if it or a folder on the
     /// way is a symbolic link, or if it is not a regular file.
     fn open_file(&self, path: &str) -> Result<File> {
+        self.open_file_sized(path).map(|(file, _)| file)
+    }
+
+    /// [`open_file`](Self::open_file), and the file's size.
+    fn open_file_sized(&self, path: &str) -> Result<(File, u64)> {
         #[cfg(target_os = "linux")]
         {
             // One syscall where the kernel refuses every link on the path;
@@ -125,7 +130,7 @@ impl LocalBackend {
                         return Err(Error::corrupt("is not a regular file")
                             .within("", &full.display().to_string()));
                     }
-                    return Ok(file);
+                    return Ok((file, meta.len()));
                 }
                 Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(Error::NotFound {
@@ -160,7 +165,10 @@ impl LocalBackend {
             Err(e) => return Err(io_err(e, &full)),
         }
         match File::open(&full) {
-            Ok(f) => Ok(f),
+            Ok(f) => {
+                let size = f.metadata().map_err(|e| io_err(e, &full))?.len();
+                Ok((f, size))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
                 record: String::new(),
                 path: shown,
@@ -221,8 +229,7 @@ impl Backend for LocalBackend {
     }
 
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
-        let file = self.open_file(path)?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (file, size) = self.open_file_sized(path)?;
         let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
         // `take` reads into the capacity reserved above, with no second `stat`.
         (&file)

@@ -120,7 +120,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
 /// Joins path components with `/`, skipping empty ones.
 pub(crate) fn join(parts: &[&str]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
     for p in parts.iter().filter(|p| !p.is_empty()) {
         if !out.is_empty() {
             out.push('/');
