@@ -42,9 +42,6 @@ fn sample(id: &str) -> Sample {
 enum Want {
     /// Loading the record fails with this variant.
     Load(Kind),
-    /// Loading fails with this variant; listing does not see the record at
-    /// all (a symlink is not a folder of the store).
-    LoadUnlisted(Kind),
     /// The record loads; reading the `values` field fails with this variant.
     Values(Kind),
     /// The record loads whole (the damage is something persist tolerates).
@@ -407,7 +404,7 @@ fn cases() -> Vec<(&'static str, Damage, Want)> {
                 std::fs::rename(&t.dir, &copy).unwrap();
                 std::os::unix::fs::symlink(&copy, &t.dir).unwrap();
             },
-            LoadUnlisted(Corrupt),
+            Load(Corrupt),
         ),
     ];
     for field in [
@@ -490,10 +487,8 @@ fn every_kind_of_damage_gives_its_error_and_listing_goes_on() {
         eprintln!("-- {case}");
         let loaded = Sample::new("b").load(&store);
         match (*want, loaded) {
-            (Want::Load(kind) | Want::LoadUnlisted(kind), Err(e)) => {
-                check_error(case, &e, kind, &target)
-            }
-            (Want::Load(kind) | Want::LoadUnlisted(kind), Ok(s)) => {
+            (Want::Load(kind), Err(e)) => check_error(case, &e, kind, &target),
+            (Want::Load(kind), Ok(s)) => {
                 panic!("{case}: loaded {s:?}, expected {kind:?}")
             }
             (Want::Values(kind), Ok(s)) => {
@@ -519,19 +514,13 @@ fn every_kind_of_damage_gives_its_error_and_listing_goes_on() {
         // Listing: three items, `a` and `c` whole; `b` is one Err item (or,
         // for damage inside a record file, an item whose field read fails).
         let items: Vec<_> = Sample::all(&store).unwrap().collect();
-        let listed = if matches!(want, Want::LoadUnlisted(_)) {
-            2
-        } else {
-            3
-        };
-        assert_eq!(items.len(), listed, "{case}: {items:?}");
+        assert_eq!(items.len(), 3, "{case}: {items:?}");
         let ok: Vec<&str> = items
             .iter()
             .filter_map(|r| r.as_ref().ok())
             .map(|s| s.id.as_str())
             .collect();
         match want {
-            Want::LoadUnlisted(_) => assert_eq!(ok, ["a", "c"], "{case}"),
             Want::Load(_) => {
                 assert_eq!(ok, ["a", "c"], "{case}");
                 let e = items.iter().find_map(|r| r.as_ref().err()).unwrap();

@@ -255,8 +255,13 @@ impl Backend for LocalBackend {
         for entry in rd {
             let entry = entry.map_err(|e| io_err(e, &dir))?;
             // The type comes with the listing (no `stat`), and is that of the
-            // entry itself: a link to a folder is not a folder.
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            // entry itself. A symbolic link is listed too: persist never makes
+            // one, so it stands where a folder was, and reading through it
+            // fails with `Corrupt` (so `all()` reports it instead of hiding it).
+            if !entry
+                .file_type()
+                .is_ok_and(|t| t.is_dir() || t.is_symlink())
+            {
                 continue;
             }
             if let Ok(name) = entry.file_name().into_string() {
