@@ -10,12 +10,11 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use persist_core::__private as p;
 use persist_core::backend::object_store::{test_store, test_url};
 use persist_core::backend::{Backend, ObjectStoreBackend};
 use persist_core::object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use persist_core::object_store::memory::InMemory;
-use persist_core::{Error, Lazy, Persistence, Result, Store};
+use persist_core::{Error, Lazy, Persistence, Store};
 
 fn put(b: &dyn Backend, path: &str, body: &[u8]) {
     b.put(path, true, &mut |w| w.write_all(body).map_err(Error::io))
@@ -194,78 +193,34 @@ fn s3_without_conditional_writes_refuses_autoinc() {
     let store = Store::from_object_store(Arc::new(s3), prefix).unwrap();
     // Records without autoinc still save.
     put(store.backend(), "plain.txt", b"ok");
-    let mut e = Ex::new("A00", 0);
+    let mut e = ex("A00", 0);
     let err = e.save(&store).unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     println!("{err}");
-    assert_eq!(e.run, None);
+    assert_eq!(e.number, None);
     store.backend().delete_all("").unwrap();
 }
 
 /// A record type with an autoinc field, written by hand the way
 /// `#[derive(Persistence)]` writes it, so this test does not need the derive.
-#[derive(Debug)]
+#[derive(Persistence, Debug)]
+#[persist(name = "s3ex")]
 struct Ex {
+    #[key]
+    #[filename]
     animal: String,
-    run: Option<u32>,
+    #[autoinc(prefix = "r")]
+    number: Option<u32>,
     /// (child, save) that wrote the record.
     writer: Vec<u32>,
+    #[record]
     data: Lazy<Vec<u8>>,
 }
 
-impl Ex {
-    fn new(animal: &str, child: u32) -> Ex {
-        Ex {
-            animal: animal.into(),
-            run: None,
-            writer: vec![child],
-            data: Lazy::empty(),
-        }
-    }
-}
-
-impl Persistence for Ex {
-    const __SCHEMA: &'static p::Schema = &p::Schema {
-        name: "s3ex",
-        version: 1,
-        keys: &[p::KeyField {
-            name: "animal",
-            filename: true,
-            prefix: "",
-        }],
-        autoinc: Some(p::AutoIncField {
-            name: "run",
-            prefix: "r",
-        }),
-        data: &["writer"],
-        records: &[p::RecordField {
-            name: "data",
-            stem: "data",
-        }],
-    };
-    fn __key(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![p::key_value("animal", &self.animal)?])
-    }
-    fn __autoinc(&self) -> Option<u64> {
-        p::autoinc_get(&self.run)
-    }
-    fn __set_autoinc(&mut self, n: Option<u64>) -> Result<()> {
-        p::autoinc_set(&mut self.run, n)
-    }
-    fn __data(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![p::data_value("writer", &self.writer)?])
-    }
-    fn __records(&self) -> Vec<p::RecordOut<'_>> {
-        vec![p::record_out(&self.data)]
-    }
-    fn __from_parts(parts: &mut p::Parts) -> Result<Self> {
-        Ok(Ex {
-            animal: parts.key(0)?,
-            run: parts.autoinc()?,
-            writer: parts.data(0)?,
-            data: parts.record(0)?,
-        })
-    }
+fn ex(animal: &str, child: u32) -> Ex {
+    let mut e = Ex::new(animal);
+    e.writer = vec![child];
+    e
 }
 
 const CHILDREN: u32 = 8;
@@ -278,7 +233,7 @@ fn autoinc_child(spec: &str) {
     let child: u32 = child.parse().unwrap();
     let store = Store::open_url(url).unwrap();
     for i in 0..SAVES {
-        let mut e = Ex::new("A00", child);
+        let mut e = ex("A00", child);
         e.writer.push(i);
         if i % 10 == 0 {
             e.data.set(vec![child as u8; 1000]);
@@ -320,8 +275,8 @@ fn autoinc_8_processes_x_50_saves_on_s3() {
     let elapsed = started.elapsed();
 
     let store = Store::open_url(&url).unwrap();
-    let all = Ex::new("A00", 0).load_all(&store).unwrap();
-    let numbers: Vec<u32> = all.iter().map(|e| e.run.unwrap()).collect();
+    let all = ex("A00", 0).load_all(&store).unwrap();
+    let numbers: Vec<u32> = all.iter().map(|e| e.number.unwrap()).collect();
     let total = (CHILDREN * SAVES) as usize;
     assert_eq!(numbers, (0..total as u32).collect::<Vec<_>>());
     let writers: BTreeSet<Vec<u32>> = all.iter().map(|e| e.writer.clone()).collect();

@@ -81,6 +81,28 @@ impl LocalBackend {
         Ok(self.root.join(path))
     }
 
+    /// Opens the folder `prefix` for listing: `None` if it does not exist (or
+    /// is a file), [`Error::Corrupt`] if it is a symbolic link.
+    fn read_folder(&self, prefix: &str) -> Result<(PathBuf, Option<fs::ReadDir>)> {
+        let dir = self.full(prefix)?;
+        if !prefix.is_empty() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+            return Err(Error::corrupt("is a symbolic link; a store holds none")
+                .within("", &dir.display().to_string()));
+        }
+        match fs::read_dir(&dir) {
+            Ok(rd) => Ok((dir, Some(rd))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok((dir, None))
+            }
+            Err(e) => Err(io_err(e, &dir)),
+        }
+    }
+
     /// Creates `dir` and any missing parents; with `durable`, fsyncs the parent
     /// of each folder created so its name is on disk too.
     fn ensure_dir(&self, dir: &Path, durable: bool) -> Result<()> {
@@ -240,16 +262,8 @@ impl Backend for LocalBackend {
     }
 
     fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
-        let dir = self.full(prefix)?;
-        if !prefix.is_empty() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
-            return Err(Error::corrupt("is a symbolic link; a store holds none")
-                .within("", &dir.display().to_string()));
-        }
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(Vec::new()),
-            Err(e) => return Err(io_err(e, &dir)),
+        let (dir, Some(rd)) = self.read_folder(prefix)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in rd {
@@ -272,16 +286,8 @@ impl Backend for LocalBackend {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
-        let dir = self.full(prefix)?;
-        if !prefix.is_empty() && fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
-            return Err(Error::corrupt("is a symbolic link; a store holds none")
-                .within("", &dir.display().to_string()));
-        }
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(Vec::new()),
-            Err(e) => return Err(io_err(e, &dir)),
+        let (dir, Some(rd)) = self.read_folder(prefix)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in rd {

@@ -33,6 +33,7 @@ mod verify;
 mod walk;
 
 #[cfg(test)]
+#[cfg(feature = "derive")]
 mod tests;
 
 pub use du::{du, TypeUsage};

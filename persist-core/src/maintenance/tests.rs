@@ -1,6 +1,6 @@
 //! Tests of the maintenance functions on stores written by the runtime, with
-//! hand-written impls of what the derive generates (the derive cannot name
-//! `::persist_core` from inside this crate).
+//! record types made by the derive (through `crate = "crate"`, since
+//! `::persist_core` does not name this crate from inside it).
 
 use std::time::Duration;
 
@@ -13,102 +13,28 @@ use crate::private as p;
 use crate::record_dir::RecordDir;
 
 /// An autoinc type: `run-<animal>-<n>`, with one record file.
-#[derive(Debug)]
+#[derive(crate::Persistence, Debug)]
+#[persist(name = "run", crate = "crate")]
 struct Run {
+    #[key]
+    #[filename]
     animal: String,
+    #[autoinc]
     n: Option<u32>,
     score: f64,
+    #[record]
     data: Lazy<Vec<u8>>,
 }
 
-impl Persistence for Run {
-    const __SCHEMA: &'static p::Schema = &p::Schema {
-        name: "run",
-        version: 1,
-        keys: &[p::KeyField {
-            name: "animal",
-            filename: true,
-            prefix: "",
-        }],
-        autoinc: Some(p::AutoIncField {
-            name: "n",
-            prefix: "",
-        }),
-        data: &["score"],
-        records: &[p::RecordField {
-            name: "data",
-            stem: "data",
-        }],
-    };
-    fn __key(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![p::key_value("animal", &self.animal)?])
-    }
-    fn __autoinc(&self) -> Option<u64> {
-        p::autoinc_get(&self.n)
-    }
-    fn __set_autoinc(&mut self, n: Option<u64>) -> Result<()> {
-        p::autoinc_set(&mut self.n, n)
-    }
-    fn __data(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![p::data_value("score", &self.score)?])
-    }
-    fn __records(&self) -> Vec<p::RecordOut<'_>> {
-        vec![p::record_out(&self.data)]
-    }
-    fn __from_parts(parts: &mut p::Parts) -> Result<Self> {
-        Ok(Run {
-            animal: parts.key(0)?,
-            n: parts.autoinc()?,
-            score: parts.data(0)?,
-            data: parts.record(0)?,
-        })
-    }
-}
-
 /// A type without autoinc: `note-<topic>`, with a text record.
-#[derive(Debug)]
+#[derive(crate::Persistence, Debug)]
+#[persist(name = "note", crate = "crate")]
 struct Note {
+    #[key]
+    #[filename]
     topic: String,
+    #[record]
     text: Lazy<String>,
-}
-
-impl Persistence for Note {
-    const __SCHEMA: &'static p::Schema = &p::Schema {
-        name: "note",
-        version: 1,
-        keys: &[p::KeyField {
-            name: "topic",
-            filename: true,
-            prefix: "",
-        }],
-        autoinc: None,
-        data: &[],
-        records: &[p::RecordField {
-            name: "text",
-            stem: "text",
-        }],
-    };
-    fn __key(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![p::key_value("topic", &self.topic)?])
-    }
-    fn __autoinc(&self) -> Option<u64> {
-        None
-    }
-    fn __set_autoinc(&mut self, _: Option<u64>) -> Result<()> {
-        Ok(())
-    }
-    fn __data(&self) -> Result<Vec<p::Value>> {
-        Ok(vec![])
-    }
-    fn __records(&self) -> Vec<p::RecordOut<'_>> {
-        vec![p::record_out(&self.text)]
-    }
-    fn __from_parts(parts: &mut p::Parts) -> Result<Self> {
-        Ok(Note {
-            topic: parts.key(0)?,
-            text: parts.record(0)?,
-        })
-    }
 }
 
 fn run(animal: &str, bytes: &[u8]) -> Run {
