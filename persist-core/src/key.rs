@@ -118,6 +118,16 @@ pub fn display_value(value: &Value) -> String {
     }
 }
 
+/// How one character appears in a folder name: itself if it is safe in a file
+/// or object name, else `_`.
+pub(crate) fn safe_char(c: char) -> char {
+    if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@') {
+        c
+    } else {
+        '_'
+    }
+}
+
 /// Makes one path component out of arbitrary text: characters that are unsafe
 /// in a file or object name become `_`, a leading `.` too (no hidden or `..`
 /// names), and the result is cut to `max` bytes on a character boundary.
@@ -126,11 +136,10 @@ pub fn sanitize(text: &str, max: usize) -> (String, bool) {
     let mut out = String::with_capacity(text.len().min(max));
     let mut cut = false;
     for (i, c) in text.chars().enumerate() {
-        let safe = c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@');
-        let c = if !safe || (i == 0 && c == '.') {
+        let c = if i == 0 && c == '.' {
             '_'
         } else {
-            c
+            safe_char(c)
         };
         if out.len() + c.len_utf8() > max {
             cut = true;

@@ -7,7 +7,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::key::{canonical_json, display_value, sanitize, split_record_dir_name, READABLE_MAX};
+use crate::key::{
+    canonical_json, display_value, safe_char, sanitize, split_record_dir_name, READABLE_MAX,
+};
 use crate::load::{build, read_meta, record_dirs_where};
 use crate::persistence::Persistence;
 use crate::record_dir::RecordDir;
@@ -55,17 +57,7 @@ fn name_pattern(schema: &Schema, filters: &[Option<Value>]) -> Vec<Option<String
             let text = format!("{}{}", field.prefix, display_value(v));
             // The same mapping as the folder name, but a leading `.` is only
             // replaced at the very start of the name.
-            text.chars()
-                .map(|c| {
-                    let safe =
-                        c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | ',' | '@');
-                    if safe {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
+            text.chars().map(safe_char).collect()
         }));
     }
     pieces
