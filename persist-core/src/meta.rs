@@ -87,6 +87,13 @@ impl Meta {
         Meta::from_value(parse_value(bytes)?)
     }
 
+    /// Reads and parses the `meta.json` at `path` in a backend; errors name
+    /// the path.
+    pub fn read(backend: &dyn crate::backend::Backend, path: &str) -> Result<Meta> {
+        let bytes = backend.read_all(path)?;
+        Meta::parse(&bytes).map_err(|e| e.within("", &backend.describe(path)))
+    }
+
     /// Reads a `meta.json` already parsed to JSON.
     pub fn from_value(value: Value) -> Result<Meta> {
         serde_json::from_value(value).map_err(|e| {

@@ -47,12 +47,8 @@ impl RecordFileRef {
             .rsplit_once('/')
             .unwrap_or(("", self.path.as_str()));
         let meta = crate::backend::join(&[dir, crate::meta::META_FILE]);
-        let still_named = self
-            .store
-            .backend()
-            .read_all(&meta)
+        let still_named = crate::meta::Meta::read(self.store.backend(), &meta)
             .ok()
-            .and_then(|bytes| crate::meta::Meta::parse(&bytes).ok())
             .is_some_and(|m| m.records.values().any(|r| r.file == file));
         if still_named {
             Error::Corrupt {

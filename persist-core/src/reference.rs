@@ -291,11 +291,7 @@ pub(crate) fn check_resolved(key: &Map<String, Value>) -> Result<()> {
 /// The `meta.json` of the record in folder `at`, `None` if it is gone or
 /// unreadable (either way it is not the content a downstream was computed from).
 fn meta_at(store: &Store, at: &str) -> Option<Meta> {
-    let bytes = store
-        .backend()
-        .read_all(&format!("{at}/{META_FILE}"))
-        .ok()?;
-    Meta::parse(&bytes).ok()
+    Meta::read(store.backend(), &format!("{at}/{META_FILE}")).ok()
 }
 
 /// The upstreams of a key, with their content hashes now.

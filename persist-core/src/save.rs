@@ -75,10 +75,7 @@ fn write_version<T: Persistence>(
     let previous = if fresh {
         None
     } else {
-        backend
-            .read_all(&dir.meta_path())
-            .ok()
-            .and_then(|b| Meta::parse(&b).ok())
+        Meta::read(backend, &dir.meta_path()).ok()
     };
 
     let mut records = BTreeMap::new();
@@ -113,15 +110,11 @@ fn write_version<T: Persistence>(
         // A put can fail after its rename (the folder's fsync, say): if
         // meta.json already names this version's files, they are the record
         // now, and removing them would leave it half there.
-        let visible = backend
-            .read_all(&dir.meta_path())
-            .ok()
-            .and_then(|b| Meta::parse(&b).ok())
-            .is_some_and(|m| {
-                m.records
-                    .values()
-                    .any(|r| written.contains(&dir.file_path(&r.file)))
-            });
+        let visible = Meta::read(backend, &dir.meta_path()).ok().is_some_and(|m| {
+            m.records
+                .values()
+                .any(|r| written.contains(&dir.file_path(&r.file)))
+        });
         if !visible {
             for path in &written {
                 let _ = backend.delete(path);

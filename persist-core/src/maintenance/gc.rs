@@ -316,12 +316,8 @@ impl Gc<'_> {
     fn named_files(&self, folder: &str) -> Result<BTreeSet<String>> {
         let meta_path = join(&[folder, META_FILE]);
         let shown = self.store.backend().describe(&meta_path);
-        let bytes = self
-            .store
-            .backend()
-            .read_all(&meta_path)
-            .map_err(|e| e.within("", &shown))?;
-        let meta = Meta::parse(&bytes).map_err(|e| e.within("", &shown))?;
+        let meta =
+            Meta::read(self.store.backend(), &meta_path).map_err(|e| e.within("", &shown))?;
         Ok(meta.records.into_values().map(|f| f.file).collect())
     }
 }

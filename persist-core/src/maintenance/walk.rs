@@ -261,11 +261,7 @@ fn read_entry(
     let name = entry.folder_name();
     let meta_path = entry.meta_path();
     let shown = store.backend().describe(&meta_path);
-    entry.meta = store
-        .backend()
-        .read_all(&meta_path)
-        .and_then(|bytes| Meta::parse(&bytes))
-        .map_err(|e| e.within(&name, &shown));
+    entry.meta = Meta::read(store.backend(), &meta_path).map_err(|e| e.within(&name, &shown));
     let (files, size) = folder_usage(store, &entry.path, number.is_none())?;
     entry.files = files;
     entry.size = size;
