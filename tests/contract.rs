@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{local, on_every_store};
+use common::{local, on_every_store, on_every_store_with_autoinc};
 use persist_core::ndarray::{array, Array1, Array2, Array3};
 use persist_core::{Error, Json, Lazy, Persistence, Store};
 
@@ -114,7 +114,7 @@ fn missing_record_is_not_found() {
 
 #[test]
 fn autoinc_numbers_are_dense_and_load_all_is_ascending() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         for i in 0..5 {
             let mut t = Trial::new("X", 3);
             t.score = f64::from(i);
@@ -148,7 +148,7 @@ fn unresolved_autoinc_cannot_load() {
 
 #[test]
 fn removed_numbers_are_never_given_again() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         let mut a = Trial::new("R", 1);
         a.save(store).unwrap();
         let mut b = Trial::new("R", 1);
@@ -221,7 +221,7 @@ fn records_copy_between_stores() {
 
 #[test]
 fn empty_lazy_fields_are_saved_without_files_and_load_empty() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         let mut t = Trial::new("E", 1);
         t.score = 0.5;
         t.save(store).unwrap();
@@ -290,7 +290,7 @@ fn load_or_compute_failure_saves_nothing() {
 
 #[test]
 fn load_or_compute_with_unresolved_autoinc_adds_a_run() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         for i in 0..3 {
             let t = Trial::new("L", 1)
                 .load_or_compute(store, |t| {
@@ -693,7 +693,7 @@ fn query_matches_partial_keys_sorted_by_file_name() {
 
 #[test]
 fn query_by_autoinc() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         for _ in 0..3 {
             Trial::new("Q", 1).save(store).unwrap();
         }

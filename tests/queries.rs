@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use common::on_every_store;
+use common::{on_every_store, on_every_store_with_autoinc};
 use persist_core::backend::{Backend, Entry, LocalBackend, MemoryBackend, WriteFn};
 use persist_core::{Error, Persistence, Result, Store};
 
@@ -185,7 +185,7 @@ fn values_that_look_alike_in_a_file_name_are_told_apart() {
 
 #[test]
 fn the_autoinc_filter_picks_one_number_per_key() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         for (subject, count) in [("A", 3), ("B", 2), ("C", 1)] {
             for i in 0..count {
                 let mut a = Attempt::new(subject);
@@ -220,7 +220,7 @@ fn the_autoinc_filter_picks_one_number_per_key() {
 
 #[test]
 fn a_claimed_number_whose_save_never_finished_is_skipped() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         Attempt::new("A").save(store).unwrap();
         // Number 1 claimed, never saved.
         let mut half = Attempt::new("A");

@@ -6,7 +6,7 @@ mod common;
 
 use std::cell::Cell;
 
-use common::{local, on_every_store};
+use common::{local, on_every_store, on_every_store_with_autoinc};
 use persist_core::serde_json::{json, Value};
 use persist_core::{Error, Lazy, Persistence, Ref, Store};
 
@@ -328,7 +328,7 @@ fn new_content_or_removal_makes_it_stale() {
 
 #[test]
 fn removing_an_autoinc_upstream_makes_it_stale() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         let mut run = Run::new("sgd");
         run.score = 0.5;
         run.save(store).unwrap();
@@ -416,7 +416,7 @@ fn load_fresh_or_compute_keeps_the_record_if_compute_fails() {
 
 #[test]
 fn a_ref_to_an_unresolved_autoinc_fails_at_save() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         let run = Run::new("never-saved");
         let mut e = Eval::new(Ref::to(&run));
         let err = e.save(store).unwrap_err();
@@ -441,7 +441,7 @@ fn a_ref_to_an_unresolved_autoinc_fails_at_save() {
 
 #[test]
 fn refs_to_different_autoinc_numbers_stay_apart() {
-    on_every_store(|store| {
+    on_every_store_with_autoinc(|store| {
         let mut evals = Vec::new();
         for score in [0.1, 0.2] {
             let mut run = Run::new("same");

@@ -85,3 +85,45 @@ pub fn on_every_store(f: impl Fn(&Store)) {
         f(&s.store);
     }
 }
+
+/// Runs `f`, which makes autoinc saves, on every store that can give autoinc
+/// numbers.
+///
+/// An S3 server that ignores create-only writes (`If-None-Match: *`; Garage,
+/// see `scripts/garage.sh`, which sets `PERSIST_TEST_S3_CONDITIONAL_WRITES=false`)
+/// cannot: there the test instead checks that an autoinc save is refused with
+/// [`Error::Unsupported`](persist_core::Error::Unsupported) and leaves no
+/// record behind. Everywhere else an autoinc save must work, so a refusal on a
+/// server said to support them fails the test.
+pub fn on_every_store_with_autoinc(f: impl Fn(&Store)) {
+    let without_conditional_writes =
+        std::env::var("PERSIST_TEST_S3_CONDITIONAL_WRITES").as_deref() == Ok("false");
+    for s in stores() {
+        if s.name == "s3" && without_conditional_writes {
+            eprintln!("-- on the s3 store: no create-only writes, so autoinc must be refused");
+            let mut probe = AutoincProbe::new("p");
+            let err = persist_core::Persistence::save(&mut probe, &s.store).unwrap_err();
+            assert!(
+                matches!(err, persist_core::Error::Unsupported { .. }),
+                "expected Unsupported, got {err}"
+            );
+            assert_eq!(probe.n, None);
+            let left = <AutoincProbe as persist_core::Persistence>::all(&s.store).unwrap();
+            assert_eq!(left.count(), 0);
+            continue;
+        }
+        eprintln!("-- on the {} store", s.name);
+        f(&s.store);
+    }
+}
+
+/// The record [`on_every_store_with_autoinc`] tries to save where autoinc
+/// must be refused.
+#[derive(persist_core::Persistence, Debug)]
+#[persist(name = "autoinc_probe")]
+struct AutoincProbe {
+    #[filename]
+    k: String,
+    #[autoinc]
+    n: Option<u32>,
+}
