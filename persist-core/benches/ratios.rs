@@ -500,6 +500,15 @@ fn run_child(args: &[String]) {
     let side = args[1].clone();
     let work = PathBuf::from(&args[2]);
     let o = Opts::parse(&args[3..]);
+    if scenario == "setup" {
+        // `--child setup <scenario> <work>`: only the inputs, for profiling one
+        // side by hand (`--child <scenario> persist <work>` after it).
+        let sc = SCENARIOS.iter().find(|sc| sc.id == side);
+        let sc = sc.unwrap_or_else(|| usage(&format!("unknown scenario {side}")));
+        fs::create_dir_all(&work).unwrap();
+        (sc.setup)(&o, &work);
+        return;
+    }
     let persist = side == "persist";
     // Inputs are built before the peak is reset; the timed part follows.
     let m = match scenario.as_str() {

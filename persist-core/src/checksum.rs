@@ -173,8 +173,37 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
+/// Asks the kernel to back the 2 MiB-aligned part of `buf` with transparent
+/// huge pages before a large read fills it.
+///
+/// Reading a file into fresh memory costs a page fault per 4 KiB page touched
+/// (65,536 for 256 MiB), which takes longer than copying the bytes from the
+/// page cache; with 2 MiB pages it is 128 faults. numpy asks the same for its
+/// large arrays. Advice only: where the kernel has no huge pages to give (or
+/// THP is off) nothing changes, so the result is ignored.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(buf: &mut [u8]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    let start = buf.as_mut_ptr() as usize;
+    let first = start.next_multiple_of(HUGE_PAGE);
+    let end = (start + buf.len()) / HUGE_PAGE * HUGE_PAGE;
+    if end > first {
+        // SAFETY: the range lies inside `buf`, which is borrowed mutably here;
+        // MADV_HUGEPAGE changes how pages are allocated, never their contents.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_buf: &mut [u8]) {}
+
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.len() >= OVERLAP_MIN {
+            advise_huge_pages(buf);
+        }
         let n = if self.hasher.is_some() && buf.len() >= OVERLAP_MIN {
             self.read_pipelined(buf)?
         } else {
