@@ -762,6 +762,11 @@ fn child_autoinc(o: &Opts, work: &Path) -> Measured {
         times.push(started.elapsed().as_secs_f64());
         assert_eq!(t.attempt, Some(i as u64));
     }
+    if let Some(path) = std::env::var_os("RATIOS_AUTOINC_TIMES") {
+        // Every save's time, one a line, to see where the time grows.
+        let lines: Vec<String> = times.iter().map(|t| format!("{t}")).collect();
+        fs::write(path, lines.join("\n")).unwrap();
+    }
     let first = times[..k].iter().sum::<f64>() / k as f64;
     let last = times[times.len() - k..].iter().sum::<f64>() / k as f64;
     Measured {
@@ -909,8 +914,8 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
             // One run gives both numbers: the first 100 saves are the reference.
             let round_dir = work.join(format!("{}-{round}", sc.id));
             fs::create_dir_all(&round_dir).unwrap();
+            // Not removed until the bench ends, see below.
             let s = spawn(exe, sc.id, "persist", &round_dir, o);
-            let _ = fs::remove_dir_all(&round_dir);
             p.push(s.secs);
             r.push(s.extra.unwrap_or(f64::NAN));
             p_peak = p_peak.max(s.peak_kb);
@@ -941,7 +946,14 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
                     mb(s.peak_kb)
                 );
             }
-            if writes {
+            // Thousands of small files are not removed until the bench ends
+            // (the work folder goes then): on ext4 without a journal (this
+            // machine's disk), inodes freed in the last ~30 s are skipped one
+            // by one when a new inode is allocated (`recently_deleted` in the
+            // kernel's profile), so removing one round's 40,000 files made
+            // every file created in the next rounds slower, growing as the
+            // allocator moved into the groups they had used.
+            if writes && !heavy {
                 let _ = fs::remove_dir_all(&child_dir);
             }
             if side == "persist" {
