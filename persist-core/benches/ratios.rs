@@ -104,7 +104,7 @@ impl Opts {
         Opts {
             array_mb: 256,
             small: 10_000,
-            small_durable: 1_000,
+            small_durable: 10_000,
             lookup: 100_000,
             lookup_small: 100,
             lookups: 2_000,

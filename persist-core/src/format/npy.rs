@@ -1,14 +1,17 @@
 //! ndarray owned arrays as `.npy`, readable by `numpy.load`.
 
-use std::io::{Read, Write};
+use std::io::{Cursor, Read, Write};
 
-use ndarray::{ArrayBase, Dimension, OwnedRepr};
+use ndarray::{ArrayBase, Dimension, IxDyn, OwnedRepr, ShapeBuilder};
 use ndarray_npy::{
     ReadNpyError, ReadNpyExt, ReadableElement, WritableElement, WriteNpyError, WriteNpyExt,
 };
 
 use super::Storable;
 use crate::error::{Error, Result};
+
+/// The first bytes of every `.npy` file.
+const MAGIC: &[u8] = b"\x93NUMPY";
 
 impl<A, D> Storable for ArrayBase<OwnedRepr<A>, D>
 where
@@ -25,24 +28,263 @@ where
     }
 
     fn read(r: &mut dyn Read) -> Result<Self> {
-        Self::read_npy(r).map_err(|e| match e {
-            ReadNpyError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Error::corrupt("npy file is truncated")
+        read_array(r).map_err(read_error::<A>)
+    }
+}
+
+/// Reads an array, parsing the usual header (`{'descr': '<f8', 'fortran_order':
+/// False, 'shape': (3, 4), }`, as numpy and ndarray-npy write it) here.
+///
+/// ndarray-npy parses every header with a general Python-literal grammar,
+/// which costs more than reading a small array's data; on a store of small
+/// records it was a third of a load's time. Any other header (a structured
+/// dtype, an unusual spelling) goes to ndarray-npy unchanged, with the bytes
+/// already read put back in front.
+fn read_array<A, D>(
+    r: &mut dyn Read,
+) -> std::result::Result<ArrayBase<OwnedRepr<A>, D>, ReadNpyError>
+where
+    A: ReadableElement,
+    D: Dimension,
+{
+    let mut prelude = [0u8; 10];
+    r.read_exact(&mut prelude)?;
+    let header_len = match prelude {
+        [.., 1, 0, lo, hi] if prelude.starts_with(MAGIC) => {
+            usize::from(u16::from_le_bytes([lo, hi]))
+        }
+        // Versions 2 and 3 (headers over 64 KiB, or not Latin-1), or no npy.
+        _ => return fallback(prelude.to_vec(), r),
+    };
+    let mut header = vec![0u8; header_len];
+    r.read_exact(&mut header)?;
+    let Some((descr, fortran, shape)) = std::str::from_utf8(&header).ok().and_then(parse_header)
+    else {
+        let mut head = prelude.to_vec();
+        head.extend_from_slice(&header);
+        return fallback(head, r);
+    };
+    let shape = IxDyn(&shape);
+    let ndim = shape.ndim();
+    let len = length_checked::<A>(&shape).ok_or(ReadNpyError::LengthOverflow)?;
+    let data = A::read_to_end_exact_vec(r, &py_literal::Value::String(descr.to_owned()), len)?;
+    ArrayBase::from_shape_vec(shape.set_f(fortran), data)
+        .map_err(|_| ReadNpyError::LengthOverflow)?
+        .into_dimensionality()
+        .map_err(|_| ReadNpyError::WrongNdim(D::NDIM, ndim))
+}
+
+/// Hands a file whose header the fast path does not read to ndarray-npy.
+fn fallback<A, D>(
+    head: Vec<u8>,
+    r: &mut dyn Read,
+) -> std::result::Result<ArrayBase<OwnedRepr<A>, D>, ReadNpyError>
+where
+    A: ReadableElement,
+    D: Dimension,
+{
+    ArrayBase::read_npy(Cursor::new(head).chain(r))
+}
+
+/// The element count of `shape`, if it and its size in bytes fit an `isize`
+/// (the same rule as ndarray-npy's).
+fn length_checked<A>(shape: &IxDyn) -> Option<usize> {
+    let len = shape.size_checked()?;
+    let bytes = len.checked_mul(std::mem::size_of::<A>())?;
+    (isize::try_from(len).is_ok() && isize::try_from(bytes).is_ok()).then_some(len)
+}
+
+/// `descr`, `fortran_order` and `shape` of a header of the usual form, or
+/// `None` for anything else (which ndarray-npy then parses).
+fn parse_header(text: &str) -> Option<(&str, bool, Vec<usize>)> {
+    let body = text.trim_end_matches([' ', '\n']);
+    let mut rest = body.strip_prefix('{')?.strip_suffix('}')?.trim();
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    while !rest.is_empty() {
+        let (key, after) = quoted(rest)?;
+        let after = after.trim_start().strip_prefix(':')?.trim_start();
+        rest = match key {
+            "descr" if descr.is_none() => {
+                let (value, after) = quoted(after)?;
+                descr = Some(value);
+                after
             }
-            ReadNpyError::Io(e) => Error::io(e),
-            ReadNpyError::WrongNdim(expected, found) => Error::type_mismatch(
-                match expected {
-                    Some(n) => format!("an array of {n} dimension(s)"),
-                    None => "an array of any dimension".to_owned(),
-                },
-                format!("an array of {found} dimension(s)"),
-            ),
-            ReadNpyError::WrongDescriptor(descr) => Error::type_mismatch(
-                format!("npy dtype of {}", std::any::type_name::<A>()),
-                format!("dtype {descr}"),
-            ),
-            ReadNpyError::MissingData => Error::corrupt("npy file is truncated (data missing)"),
-            other => Error::corrupt(format!("not a valid npy file: {other}")),
-        })
+            "fortran_order" if fortran.is_none() => {
+                if let Some(after) = after.strip_prefix("False") {
+                    fortran = Some(false);
+                    after
+                } else {
+                    fortran = Some(true);
+                    after.strip_prefix("True")?
+                }
+            }
+            "shape" if shape.is_none() => {
+                let (inner, after) = after.strip_prefix('(')?.split_once(')')?;
+                let dims = inner
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(|d| {
+                        d.bytes()
+                            .all(|b| b.is_ascii_digit())
+                            .then(|| d.parse::<usize>().ok())
+                            .flatten()
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                // `(3)` is the number 3 in Python, not a tuple.
+                if dims.len() == 1 && !inner.trim_end().ends_with(',') {
+                    return None;
+                }
+                shape = Some(dims);
+                after
+            }
+            _ => return None,
+        }
+        .trim_start();
+        rest = match rest.strip_prefix(',') {
+            Some(after) => after.trim_start(),
+            None if rest.is_empty() => rest,
+            None => return None,
+        };
+    }
+    Some((descr?, fortran?, shape?))
+}
+
+/// A single-quoted string without escapes at the start of `s`, and what
+/// follows it.
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let (value, after) = s.strip_prefix('\'')?.split_once('\'')?;
+    (!value.contains('\\')).then_some((value, after))
+}
+
+fn read_error<A>(e: ReadNpyError) -> Error {
+    match e {
+        ReadNpyError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::corrupt("npy file is truncated")
+        }
+        ReadNpyError::Io(e) => Error::io(e),
+        ReadNpyError::WrongNdim(expected, found) => Error::type_mismatch(
+            match expected {
+                Some(n) => format!("an array of {n} dimension(s)"),
+                None => "an array of any dimension".to_owned(),
+            },
+            format!("an array of {found} dimension(s)"),
+        ),
+        ReadNpyError::WrongDescriptor(descr) => Error::type_mismatch(
+            format!("npy dtype of {}", std::any::type_name::<A>()),
+            format!("dtype {descr}"),
+        ),
+        ReadNpyError::MissingData => Error::corrupt("npy file is truncated (data missing)"),
+        other => Error::corrupt(format!("not a valid npy file: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1, Array2, Array3, ArrayD};
+
+    fn npy<T: WriteNpyExt>(a: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        a.write_npy(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn usual_headers_are_read_here() {
+        // The header ndarray-npy writes (numpy writes the same form).
+        let bytes = npy(&array![[1.0f64, 2.0]]);
+        let len = usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+        let text = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+        assert_eq!(parse_header(text), Some(("<f8", false, vec![1, 2])));
+        assert_eq!(
+            parse_header("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   \n"),
+            Some(("<f8", false, vec![3, 4]))
+        );
+        assert_eq!(
+            parse_header("{'descr': '|u1', 'fortran_order': True, 'shape': (7,), }"),
+            Some(("|u1", true, vec![7]))
+        );
+        assert_eq!(
+            parse_header("{'shape': (), 'descr': '<i8', 'fortran_order': False}"),
+            Some(("<i8", false, vec![]))
+        );
+    }
+
+    #[test]
+    fn other_headers_are_left_to_ndarray_npy() {
+        for text in [
+            "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3), }",
+            "{'descr': '<f8', 'fortran_order': 0, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,), }",
+            "{'descr': '<f8', 'fortran_order': False, }",
+            "{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1}",
+            "{\"descr\": '<f8', 'fortran_order': False, 'shape': (3,), }",
+            "not a dict",
+        ] {
+            assert_eq!(parse_header(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn arrays_read_the_same_as_through_ndarray_npy() {
+        let a2 = array![[1.5f64, 2.0, -3.0], [4.0, 5.0, 6.25]];
+        let f2 = a2.t().to_owned(); // written in C order from a transposed view
+        let a3 = Array3::<i32>::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 100 + j * 10 + k) as i32);
+        let fortran = Array2::<u16>::from_shape_vec((2, 3).f(), vec![1, 2, 3, 4, 5, 6]).unwrap();
+        let bytes = npy(&a2);
+        let back: Array2<f64> = Storable::read(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back, a2);
+        let back: Array2<f64> = Storable::read(&mut npy(&f2).as_slice()).unwrap();
+        assert_eq!(back, f2);
+        let back: Array3<i32> = Storable::read(&mut npy(&a3).as_slice()).unwrap();
+        assert_eq!(back, a3);
+        let back: Array2<u16> = Storable::read(&mut npy(&fortran).as_slice()).unwrap();
+        assert_eq!(back, fortran);
+        let via_npy = Array2::<u16>::read_npy(npy(&fortran).as_slice()).unwrap();
+        assert_eq!(back, via_npy);
+        let empty: Array1<f64> =
+            Storable::read(&mut npy(&Array1::<f64>::zeros(0)).as_slice()).unwrap();
+        assert_eq!(empty.len(), 0);
+        let scalar = ArrayD::<i64>::from_elem(IxDyn(&[]), 42);
+        let back: ArrayD<i64> = Storable::read(&mut npy(&scalar).as_slice()).unwrap();
+        assert_eq!(back, scalar);
+    }
+
+    #[test]
+    fn errors_are_the_same_as_before() {
+        let bytes = npy(&array![1.0f64, 2.0, 3.0]);
+        let err = <Array1<f32> as Storable>::read(&mut bytes.as_slice()).unwrap_err();
+        assert!(matches!(err, Error::TypeMismatch { .. }), "{err}");
+        let err = <Array2<f64> as Storable>::read(&mut bytes.as_slice()).unwrap_err();
+        assert!(matches!(err, Error::TypeMismatch { .. }), "{err}");
+        let err = <Array1<f64> as Storable>::read(&mut &bytes[..bytes.len() - 3]).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let err = <Array1<f64> as Storable>::read(&mut longer.as_slice()).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        let err =
+            <Array1<f64> as Storable>::read(&mut &b"\x93NUMPX\x01\x00\x00\x00"[..]).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        let err = <Array1<f64> as Storable>::read(&mut &bytes[..5]).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_header_the_fast_path_refuses_still_reads() {
+        // Python accepts double quotes; the fast path does not, ndarray-npy does.
+        let mut bytes = npy(&array![1u8, 2, 3]);
+        let header_len = usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+        let text = "{\"descr\": '|u1', \"fortran_order\": False, \"shape\": (3,)}";
+        assert_eq!(parse_header(text), None);
+        let mut header = text.as_bytes().to_vec();
+        header.resize(header_len - 1, b' ');
+        header.push(b'\n');
+        bytes.splice(10..10 + header_len, header);
+        let back: Array1<u8> = Storable::read(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back, array![1u8, 2, 3]);
     }
 }
