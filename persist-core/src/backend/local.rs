@@ -45,6 +45,9 @@ impl LocalBackend {
     pub fn new(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(|e| io_err(e, &root))?;
+        // Absolute once here (no links resolved): temporary files in a
+        // relative folder would each ask for the working directory.
+        let root = std::path::absolute(&root).map_err(|e| io_err(e, &root))?;
         Ok(LocalBackend { root })
     }
 
@@ -54,15 +57,24 @@ impl LocalBackend {
     }
 
     fn full(&self, path: &str) -> Result<PathBuf> {
+        self.full_checked(path).map(|(full, _)| full)
+    }
+
+    /// [`full`](Self::full), and whether the folder holding `path` was seen
+    /// on the way (a folder, not a link). A write into it then needs no
+    /// [`ensure_dir`](Self::ensure_dir), which would look it up again.
+    fn full_checked(&self, path: &str) -> Result<(PathBuf, bool)> {
         check_rel(path)?;
         if path.is_empty() {
-            return Ok(self.root.clone());
+            return Ok((self.root.clone(), false));
         }
         // No folder below the root may be a symbolic link: one planted in the
         // store must not lead reads or writes outside it. (The last component
         // is each caller's: `get` refuses a link, `delete` removes the link.)
         let mut at = self.root.clone();
         let mut parts = path.split('/').peekable();
+        // A file at the root: the root is not looked at, so not known.
+        let mut parent_seen = false;
         while let Some(part) = parts.next() {
             if parts.peek().is_none() {
                 break;
@@ -73,12 +85,15 @@ impl LocalBackend {
                     return Err(Error::corrupt("is a symbolic link; a store holds none")
                         .within("", &at.display().to_string()))
                 }
-                Ok(_) => {}
+                Ok(m) => parent_seen = m.is_dir(),
                 // Missing: nothing below it exists either.
-                Err(_) => break,
+                Err(_) => {
+                    parent_seen = false;
+                    break;
+                }
             }
         }
-        Ok(self.root.join(path))
+        Ok((self.root.join(path), parent_seen))
     }
 
     /// Opens the folder `prefix` for listing: `None` if it does not exist (or
@@ -105,14 +120,20 @@ impl LocalBackend {
 
     /// Creates `dir` and any missing parents; with `durable`, fsyncs the parent
     /// of each folder created so its name is on disk too.
+    ///
+    /// Callers know the folder is probably missing (their path walk did not
+    /// find it), so it tries `mkdir` first: one syscall for a new record's
+    /// folder, and a look at the parents only when one is missing too.
     fn ensure_dir(&self, dir: &Path, durable: bool) -> Result<()> {
-        if dir.is_dir() {
-            return Ok(());
-        }
-        if let Some(parent) = dir.parent() {
-            self.ensure_dir(parent, durable)?;
-        }
-        match fs::create_dir(dir) {
+        let made = match fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = dir.parent().ok_or_else(|| io_err(e, dir))?;
+                self.ensure_dir(parent, durable)?;
+                fs::create_dir(dir)
+            }
+            other => other,
+        };
+        match made {
             Ok(()) => {
                 if durable {
                     if let Some(parent) = dir.parent() {
@@ -202,9 +223,11 @@ impl LocalBackend {
 
 impl Backend for LocalBackend {
     fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
-        let target = self.full(path)?;
+        let (target, dir_exists) = self.full_checked(path)?;
         let dir = parent_of(&target)?;
-        self.ensure_dir(dir, durable)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
         let tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
@@ -226,9 +249,11 @@ impl Backend for LocalBackend {
     }
 
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
-        let target = self.full(path)?;
+        let (target, dir_exists) = self.full_checked(path)?;
         let dir = parent_of(&target)?;
-        self.ensure_dir(dir, durable)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
         let mut file = match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -327,9 +352,11 @@ impl Backend for LocalBackend {
 
     fn copy(&self, from: &str, to: &str, durable: bool) -> Result<()> {
         let source = self.full(from)?;
-        let target = self.full(to)?;
+        let (target, dir_exists) = self.full_checked(to)?;
         let dir = parent_of(&target)?;
-        self.ensure_dir(dir, durable)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
         match fs::hard_link(&source, &target) {
             Ok(()) => {
                 if durable {
