@@ -20,12 +20,16 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use persist_core::ndarray::Array1;
 use persist_core::{Lazy, Persistence, Store};
 use serde_json::json;
+
+mod common;
+use common::{
+    flush_disk_writes, reset_peak, small_key, small_record, status_kb, Small, Trial, TRACE_LEN,
+};
 
 /// One record holding a big array.
 #[derive(Persistence)]
@@ -37,47 +41,6 @@ struct Big {
     #[record]
     data: Lazy<Array1<f64>>,
 }
-
-/// A small record: 5 keys, 3 data fields, one 1 KB array.
-#[derive(Persistence)]
-#[persist(name = "small")]
-struct Small {
-    #[key]
-    #[filename]
-    animal: String,
-    #[key]
-    session: u32,
-    #[key]
-    #[filename]
-    date: String,
-    #[key]
-    lab: String,
-    #[key]
-    rig: u32,
-    note: String,
-    score: f64,
-    channels: Vec<i32>,
-    #[record]
-    trace: Lazy<Array1<f64>>,
-}
-
-/// The autoinc scenario's record: one key, numbered saves.
-#[derive(Persistence)]
-#[persist(name = "trial")]
-struct Trial {
-    #[key]
-    #[filename]
-    subject: String,
-    #[autoinc]
-    attempt: Option<u64>,
-    score: f64,
-    note: String,
-    #[record]
-    trace: Lazy<Array1<f64>>,
-}
-
-/// 1 KB of f64.
-const TRACE_LEN: usize = 128;
 
 const SCENARIOS: &[&str] = &[
     "save_big",
@@ -180,47 +143,15 @@ fn big_array(o: &Opts) -> Array1<f64> {
     Array1::from_shape_fn(n, |i| i as f64 * 0.5)
 }
 
-fn small_key(i: usize) -> Small {
-    Small::new(
-        format!("A{i:06}"),
-        (i % 7) as u32,
-        "2024-05-01",
-        "lab-one",
-        (i % 3) as u32,
-    )
-}
-
-fn small_record(i: usize) -> Small {
-    let mut r = small_key(i);
-    r.note = format!("recorded by the bench, record {i}");
-    r.score = i as f64 * 0.25;
-    r.channels = vec![1, 2, 3, 5, 8, 13, 21, 34];
-    r.trace
-        .set(Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64));
-    r
-}
-
 fn store(o: &Opts) -> Store {
     Store::open(&o.dir).unwrap().durable(o.durable)
 }
 
-/// Writes every dirty page of the machine to disk, so that a load does not
-/// compete with the writeback of its own setup.
-fn flush_disk_writes() {
-    let _ = Command::new("sync").status();
-}
-
 // ---------------------------------------------------------------- peak RSS
-
-fn status_kb(field: &str) -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// Resets the peak RSS to the current RSS (Linux >= 4.0) and starts the timer.
 fn start() -> Instant {
-    let _ = fs::write("/proc/self/clear_refs", "5");
+    reset_peak();
     Instant::now()
 }
 

@@ -28,6 +28,9 @@ use persist_core::ndarray::{s, Array1, Array2};
 use persist_core::{Lazy, Persistence, Store};
 use serde_json::{json, Value};
 
+mod common;
+use common::{flush_disk_writes, reset_peak, small_record, status_kb, Small, Trial, TRACE_LEN};
+
 /// One record holding a big array.
 #[derive(Persistence)]
 #[persist(name = "big")]
@@ -39,46 +42,7 @@ struct Big {
     data: Lazy<Array2<f64>>,
 }
 
-/// A small record: 5 keys, 3 data fields, one 1 KB array.
-#[derive(Persistence)]
-#[persist(name = "small")]
-struct Small {
-    #[key]
-    #[filename]
-    animal: String,
-    #[key]
-    session: u32,
-    #[key]
-    #[filename]
-    date: String,
-    #[key]
-    lab: String,
-    #[key]
-    rig: u32,
-    note: String,
-    score: f64,
-    channels: Vec<i32>,
-    #[record]
-    trace: Lazy<Array1<f64>>,
-}
-
-/// The autoinc scenario's record: one key, numbered saves.
-#[derive(Persistence)]
-#[persist(name = "trial")]
-struct Trial {
-    #[key]
-    #[filename]
-    subject: String,
-    #[autoinc]
-    attempt: Option<u64>,
-    score: f64,
-    note: String,
-    #[record]
-    trace: Lazy<Array1<f64>>,
-}
-
 const COLS: usize = 1024;
-const TRACE_LEN: usize = 128; // 1 KB of f64
 
 // ---------------------------------------------------------------- options
 
@@ -323,22 +287,6 @@ fn big_array(o: &Opts) -> Array2<f64> {
     Array2::from_shape_fn((o.rows(), COLS), |(i, j)| (i * COLS + j) as f64 * 0.5)
 }
 
-fn small_record(i: usize) -> Small {
-    let mut r = Small::new(
-        format!("A{:06}", i),
-        (i % 7) as u32,
-        "2024-05-01",
-        "lab-one",
-        (i % 3) as u32,
-    );
-    r.note = format!("recorded by the bench, record {i}");
-    r.score = i as f64 * 0.25;
-    r.channels = vec![1, 2, 3, 5, 8, 13, 21, 34];
-    r.trace
-        .set(Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64));
-    r
-}
-
 /// The npy bytes of an array (for references that write "the same bytes").
 fn npy_header(shape: &[usize]) -> Vec<u8> {
     // The header ndarray-npy writes for a standard-layout little-endian f64 array.
@@ -477,18 +425,6 @@ fn setup_lookup(o: &Opts, dir: &Path) {
 }
 
 // ---------------------------------------------------------------- children (timed)
-
-/// The peak RSS bookkeeping of this process, in KiB.
-fn status_kb(field: &str) -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Resets the peak RSS to the current RSS (Linux >= 4.0).
-fn reset_peak() {
-    let _ = fs::write("/proc/self/clear_refs", "5");
-}
 
 struct Measured {
     secs: f64,
@@ -812,11 +748,6 @@ fn child_autoinc_raw(o: &Opts, work: &Path) -> Measured {
         secs: last,
         extra: Some(first),
     }
-}
-
-/// Writes every dirty page of the machine to disk (`sync`).
-fn flush_disk_writes() {
-    let _ = Command::new("sync").status();
 }
 
 // ---------------------------------------------------------------- parent
