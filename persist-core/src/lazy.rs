@@ -9,7 +9,7 @@ use ndarray::{ArrayBase, ArrayView, Dimension, OwnedRepr, ShapeBuilder};
 use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
 use crate::error::{Error, Result};
-use crate::format::Storable;
+use crate::format::{npy, Storable};
 use crate::record_file::RecordFileRef;
 
 /// A value kept in a file of its own beside the record, read from the store the
@@ -278,17 +278,8 @@ where
 fn view_error<A>(e: ViewNpyError) -> Error {
     match e {
         ViewNpyError::Io(e) => Error::io(e),
-        ViewNpyError::WrongNdim(expected, found) => Error::type_mismatch(
-            match expected {
-                Some(n) => format!("an array of {n} dimension(s)"),
-                None => "an array of any dimension".to_owned(),
-            },
-            format!("an array of {found} dimension(s)"),
-        ),
-        ViewNpyError::WrongDescriptor(descr) => Error::type_mismatch(
-            format!("npy dtype of {}", std::any::type_name::<A>()),
-            format!("dtype {descr}"),
-        ),
+        ViewNpyError::WrongNdim(expected, found) => npy::wrong_ndim(expected, found),
+        ViewNpyError::WrongDescriptor(descr) => npy::wrong_dtype::<A>(&descr),
         ViewNpyError::NonNativeEndian => Error::type_mismatch(
             "npy data in the native byte order (needed for a memory map)",
             "the other byte order; use get()",

@@ -7,7 +7,7 @@ use crate::error::Result;
 
 mod bytes;
 mod json;
-mod npy;
+pub(crate) mod npy;
 mod text;
 
 pub use json::Json;

@@ -163,20 +163,31 @@ fn read_error<A>(e: ReadNpyError) -> Error {
             Error::corrupt("npy file is truncated")
         }
         ReadNpyError::Io(e) => Error::io(e),
-        ReadNpyError::WrongNdim(expected, found) => Error::type_mismatch(
-            match expected {
-                Some(n) => format!("an array of {n} dimension(s)"),
-                None => "an array of any dimension".to_owned(),
-            },
-            format!("an array of {found} dimension(s)"),
-        ),
-        ReadNpyError::WrongDescriptor(descr) => Error::type_mismatch(
-            format!("npy dtype of {}", std::any::type_name::<A>()),
-            format!("dtype {descr}"),
-        ),
+        ReadNpyError::WrongNdim(expected, found) => wrong_ndim(expected, found),
+        ReadNpyError::WrongDescriptor(descr) => wrong_dtype::<A>(&descr),
         ReadNpyError::MissingData => Error::corrupt("npy file is truncated (data missing)"),
         other => Error::corrupt(format!("not a valid npy file: {other}")),
     }
+}
+
+/// The error for an npy file with `found` dimensions where `expected` (any,
+/// if `None`) were asked for; reads and memory maps report it alike.
+pub(crate) fn wrong_ndim(expected: Option<usize>, found: usize) -> Error {
+    Error::type_mismatch(
+        match expected {
+            Some(n) => format!("an array of {n} dimension(s)"),
+            None => "an array of any dimension".to_owned(),
+        },
+        format!("an array of {found} dimension(s)"),
+    )
+}
+
+/// The error for an npy file whose dtype `descr` is not `A`'s.
+pub(crate) fn wrong_dtype<A>(descr: &dyn std::fmt::Display) -> Error {
+    Error::type_mismatch(
+        format!("npy dtype of {}", std::any::type_name::<A>()),
+        format!("dtype {descr}"),
+    )
 }
 
 #[cfg(test)]
