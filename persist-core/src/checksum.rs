@@ -1,6 +1,8 @@
 //! blake3 checksums taken while bytes stream through, so nothing is read twice.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 /// Hashes and counts what is written through it.
 pub(crate) struct HashingWriter<'a> {
@@ -32,7 +34,7 @@ const PARALLEL_HASH_MIN: usize = 1 << 20;
 const OVERLAP_MIN: usize = 4 << 20;
 
 /// What a pipelined read fills before handing the chunk to the hashing thread.
-const READ_CHUNK: usize = 8 << 20;
+const READ_CHUNK: usize = 2 << 20;
 
 pub(crate) fn update(hasher: &mut blake3::Hasher, bytes: &[u8]) {
     if bytes.len() >= PARALLEL_HASH_MIN {
@@ -107,61 +109,69 @@ impl<R: Read> HashingReader<R> {
 }
 
 impl<R: Read> HashingReader<R> {
-    /// Fills `buf` (up to end of file) in chunks, hashing each chunk on another
-    /// thread while the next one is read: the hash of a large read costs about
-    /// one chunk's hashing time instead of a pass of its own.
+    /// Fills `buf` (up to end of file) in chunks. Another thread hashes each
+    /// chunk as soon as it is read; when the reading ends, what that thread has
+    /// not reached yet is hashed on every core. Reading runs at the speed of
+    /// the copy, and the hash costs only the part it had not caught up with.
     fn read_pipelined(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(hasher) = self.hasher.take() else {
             return self.inner.read(buf);
         };
         let inner = &mut self.inner;
-        let mut filled = 0;
-        let (hasher, result) = std::thread::scope(|s| {
-            let mut hasher = hasher;
-            let mut pending: Option<std::thread::ScopedJoinHandle<'_, blake3::Hasher>> = None;
-            let mut rest: &mut [u8] = buf;
-            let result = loop {
-                let want = rest.len().min(READ_CHUNK);
+        let reading_done = AtomicBool::new(false);
+        let (chunks, read) = mpsc::channel::<&[u8]>();
+        let (mut hasher, left, filled, result) = std::thread::scope(|s| {
+            let done = &reading_done;
+            let hashing = s.spawn(move || {
+                let mut hasher = hasher;
+                while !done.load(Ordering::Acquire) {
+                    match read.recv() {
+                        Ok(chunk) => {
+                            hasher.update(chunk);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (hasher, read)
+            });
+            let mut filled = 0;
+            let mut result = Ok(());
+            for chunk in buf.chunks_mut(READ_CHUNK) {
                 let mut got = 0;
-                let mut failed = None;
-                while got < want {
-                    match inner.read(&mut rest[got..want]) {
+                while got < chunk.len() {
+                    match inner.read(&mut chunk[got..]) {
                         Ok(0) => break,
                         Ok(n) => got += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            failed = Some(e);
+                            result = Err(e);
                             break;
                         }
                     }
                 }
-                let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(got);
-                rest = tail;
+                let whole = got == chunk.len();
+                let chunk: &[u8] = chunk;
                 filled += got;
-                if let Some(p) = pending.take() {
-                    hasher = p.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                }
                 if got > 0 {
-                    let chunk: &[u8] = chunk;
-                    let mut h = hasher;
-                    pending = Some(s.spawn(move || {
-                        h.update(chunk);
-                        h
-                    }));
-                    hasher = blake3::Hasher::new();
+                    // The hashing thread only ends once it has seen `done`,
+                    // which is set below, so it is still there to receive.
+                    let _ = chunks.send(&chunk[..got]);
                 }
-                if let Some(e) = failed {
-                    break Err(e);
+                if !whole {
+                    break;
                 }
-                if got < want || rest.is_empty() {
-                    break Ok(());
-                }
-            };
-            if let Some(p) = pending.take() {
-                hasher = p.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             }
-            (hasher, result)
+            reading_done.store(true, Ordering::Release);
+            drop(chunks);
+            let (hasher, read) = hashing
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let left: Vec<&[u8]> = read.try_iter().collect();
+            (hasher, left, filled, result)
         });
+        for chunk in left {
+            update(&mut hasher, chunk);
+        }
         self.hasher = Some(hasher);
         match result {
             // Bytes already read and hashed are reported; the error comes again
