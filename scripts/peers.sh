@@ -5,7 +5,7 @@
 #
 #   scripts/peers.sh            # full sizes: 256 MB array, 10,000 records, 2,000 autoinc saves, 3 rounds
 #   scripts/peers.sh --quick    # about a minute
-#   scripts/peers.sh --rounds 5 --only save_big,load_big --tools persist,persist-nosync,numpy
+#   scripts/peers.sh --rounds 5 --only save_big,load_big --tools persist,persist-fast,numpy
 #
 # Makes a venv in $PEERS_VENV (default ~/.cache/persist/peers-venv) with
 # Python 3.11 when there is one, installs the tools from PyPI (a tool that does

@@ -151,27 +151,45 @@ impl Write for FailingWriter<'_> {
     }
 }
 
-impl Backend for Faulty {
-    fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+impl Faulty {
+    /// A put through `inner` (the backend's `put` or `put_new`), failing as
+    /// planned: both count as `Op::Put`.
+    fn faulty_put(
+        &self,
+        path: &str,
+        durable: bool,
+        write: &mut WriteFn<'_>,
+        inner: &dyn Fn(&str, bool, &mut WriteFn<'_>) -> Result<()>,
+    ) -> Result<()> {
         match self.enter(Op::Put, path) {
-            None => self.inner.put(path, durable, write),
+            None => inner(path, durable, write),
             Some((Stage::Before, errno)) => Err(self.io_error(path, errno)),
-            Some((Stage::MidWrite, errno)) => self.inner.put(path, durable, &mut |w| {
+            Some((Stage::MidWrite, errno)) => inner(path, durable, &mut |w| {
                 write(&mut FailingWriter {
                     inner: w,
                     budget: 64,
                     errno,
                 })
             }),
-            Some((Stage::BeforeCommit, errno)) => self.inner.put(path, durable, &mut |w| {
+            Some((Stage::BeforeCommit, errno)) => inner(path, durable, &mut |w| {
                 write(w)?;
                 Err(Error::io(io::Error::from_raw_os_error(errno)))
             }),
             Some((Stage::AfterCommit, errno)) => {
-                self.inner.put(path, durable, write)?;
+                inner(path, durable, write)?;
                 Err(self.io_error(path, errno))
             }
         }
+    }
+}
+
+impl Backend for Faulty {
+    fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+        self.faulty_put(path, durable, write, &|p, d, w| self.inner.put(p, d, w))
+    }
+
+    fn put_new(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+        self.faulty_put(path, durable, write, &|p, d, w| self.inner.put_new(p, d, w))
     }
 
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {

@@ -5,14 +5,15 @@
 //! per measurement, alternating with the Python tools.
 //!
 //! ```text
-//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--setup]
+//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--verify true|false] [--setup]
 //! ```
 //!
 //! One scenario, in this process: `--setup` writes the store a load scenario
 //! reads (untimed, then `sync`), without it the scenario is timed and one JSON
 //! line is printed:
 //! `{"tool":"persist","scenario":"save_big","secs":0.12,"peak_rss_mb":259.1}`
-//! (`persist-nosync` with `--durable false`). The peak RSS is `VmHWM`, reset
+//! (`persist-fast` with `--durable false --verify false`: no fsync and no
+//! checksum check, which is what the Python tools do). The peak RSS is `VmHWM`, reset
 //! once the inputs are built.
 //!
 //! Run with no arguments at all (as `cargo test --all-targets` does) it is a
@@ -59,15 +60,17 @@ struct Opts {
     small: usize,
     autoinc: usize,
     durable: bool,
+    verify: bool,
     setup: bool,
 }
 
 impl Opts {
     fn tool(&self) -> &'static str {
-        if self.durable {
-            "persist"
-        } else {
-            "persist-nosync"
+        match (self.durable, self.verify) {
+            (true, true) => "persist",
+            (false, false) => "persist-fast",
+            (false, true) => "persist-nosync",
+            (true, false) => "persist-noverify",
         }
     }
 
@@ -79,6 +82,7 @@ impl Opts {
             small: 10_000,
             autoinc: 2_000,
             durable: true,
+            verify: true,
             setup: false,
         };
         let mut it = args.iter();
@@ -101,13 +105,8 @@ impl Opts {
                 "--array-mb" => o.array_mb = num(a, value(a)),
                 "--small" => o.small = num(a, value(a)).max(1),
                 "--autoinc" => o.autoinc = num(a, value(a)).max(2),
-                "--durable" => {
-                    o.durable = match value(a).as_str() {
-                        "true" | "1" | "yes" => true,
-                        "false" | "0" | "no" => false,
-                        other => usage(&format!("--durable takes true or false, not `{other}`")),
-                    }
-                }
+                "--durable" => o.durable = flag(a, &value(a)),
+                "--verify" => o.verify = flag(a, &value(a)),
                 "--setup" => o.setup = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument `{other}`")),
@@ -123,13 +122,21 @@ impl Opts {
     }
 }
 
+fn flag(name: &str, v: &str) -> bool {
+    match v {
+        "true" | "1" | "yes" => true,
+        "false" | "0" | "no" => false,
+        other => usage(&format!("{name} takes true or false, not `{other}`")),
+    }
+}
+
 fn usage(err: &str) -> ! {
     if !err.is_empty() {
         eprintln!("peers: {err}");
     }
     eprintln!(
         "usage: peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N]\n\
-         \x20            [--durable true|false] [--setup]\n\
+         \x20            [--durable true|false] [--verify true|false] [--setup]\n\
          scenarios: {}",
         SCENARIOS.join(", ")
     );
@@ -144,7 +151,10 @@ fn big_array(o: &Opts) -> Array1<f64> {
 }
 
 fn store(o: &Opts) -> Store {
-    Store::open(&o.dir).unwrap().durable(o.durable)
+    Store::open(&o.dir)
+        .unwrap()
+        .durable(o.durable)
+        .verify(o.verify)
 }
 
 // ---------------------------------------------------------------- peak RSS
@@ -302,6 +312,7 @@ fn smoke() {
                 small: 30,
                 autoinc: 20,
                 durable,
+                verify: durable,
                 setup: false,
             };
             if scenario.starts_with("load") || scenario.starts_with("all") {

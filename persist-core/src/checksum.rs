@@ -85,6 +85,8 @@ pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Option<blake3::Hasher>,
     size: u64,
+    /// A read returned 0: the end of the file was seen.
+    at_end: bool,
 }
 
 impl<R: Read> HashingReader<R> {
@@ -94,13 +96,16 @@ impl<R: Read> HashingReader<R> {
             inner,
             hasher: hash.then(blake3::Hasher::new),
             size: 0,
+            at_end: false,
         }
     }
 
     /// Reads what the consumer left unread (so the checksum covers the whole
     /// file), then returns the blake3 (if hashing) and the byte count.
     pub(crate) fn finish(mut self) -> io::Result<(Option<String>, u64)> {
-        io::copy(&mut self, &mut io::sink())?;
+        if !self.at_end {
+            io::copy(&mut self, &mut io::sink())?;
+        }
         Ok((
             self.hasher.map(|h| h.finalize().to_hex().to_string()),
             self.size,
@@ -224,6 +229,8 @@ impl<R: Read> Read for HashingReader<R> {
             n
         };
         self.size += n as u64;
+        // An empty `buf` reads 0 without being at the end.
+        self.at_end |= n == 0 && !buf.is_empty();
         Ok(n)
     }
 }

@@ -1,7 +1,8 @@
 //! The save protocol, and removal.
 //!
 //! 1. Record files are written under new names (`<stem>-<uuid>.<ext>`), each
-//!    flushed (and fsynced when durable) and hashed on the way.
+//!    in place (`Backend::put_new`: nobody reads them yet), flushed (and
+//!    fsynced when durable) and hashed on the way.
 //! 2. `meta.json` is written last by atomic rename: the record becomes visible
 //!    whole, or not at all.
 //! 3. Files the previous version named and this one does not are removed.
@@ -156,8 +157,8 @@ fn write_record_file(
     let stem = sanitize(field.stem, READABLE_MAX).0;
     let name = format!("{stem}-{}.{ext}", uuid::Uuid::new_v4().simple());
     let path = dir.file_path(&name);
-    // Listed before the write: a put that fails after its rename still leaves
-    // a file for the caller to remove.
+    // Listed before the write: a write that fails part way (or a copy that
+    // fails after its link) leaves a file for the caller to remove.
     written.push(path.clone());
     if let Some(file) = source.filter(|f| f.store.same_backend(store)) {
         match store.backend().copy(&file.path, &path, store.is_durable()) {
@@ -180,16 +181,20 @@ fn write_record_file(
         }
     }
     let mut summary = None;
-    store.backend().put(&path, store.is_durable(), &mut |w| {
-        let mut hw = HashingWriter::new(w);
-        match (record.write_value(&mut hw), source) {
-            (Some(written), _) => written.map_err(|e| e.within(dir.name(), ""))?,
-            (None, Some(file)) => file.copy_to(&mut hw)?,
-            (None, None) => {}
-        }
-        summary = Some(hw.finish());
-        Ok(())
-    })?;
+    // Nothing reads the file before meta.json names it, so it is written in
+    // place; if the write fails, the caller deletes everything in `written`.
+    store
+        .backend()
+        .put_new(&path, store.is_durable(), &mut |w| {
+            let mut hw = HashingWriter::new(w);
+            match (record.write_value(&mut hw), source) {
+                (Some(written), _) => written.map_err(|e| e.within(dir.name(), ""))?,
+                (None, Some(file)) => file.copy_to(&mut hw)?,
+                (None, None) => {}
+            }
+            summary = Some(hw.finish());
+            Ok(())
+        })?;
     let (blake3, size) = summary.unwrap_or_default();
     Ok(Some(RecordFile {
         file: name,

@@ -3,7 +3,9 @@
 //! Puts go to a temporary file beside the target (never in `/tmp`: a rename
 //! across file systems is not atomic), are flushed, then renamed over the
 //! target; with `durable`, the file and its folder are fsynced so the rename
-//! survives a power loss. Claims use `create_new` (`O_EXCL`), which the kernel
+//! survives a power loss. A save's record files, which nobody reads before
+//! `meta.json` names them, are written in place under their new names
+//! (`put_new`). Claims use `create_new` (`O_EXCL`), which the kernel
 //! makes atomic across processes.
 
 use std::fs::{self, File, OpenOptions};
@@ -19,6 +21,10 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// The bytes of the write buffer for small writes; a write at least this large
 /// goes to the kernel straight from the caller's memory, never copied.
 const BUF_SIZE: usize = 256 << 10;
+
+/// What [`LocalBackend::read_all`] reserves before reading a file whose size it
+/// did not look up: a record's `meta.json` fits.
+const READ_ALL_GUESS: usize = 8 << 10;
 
 /// With `durable`, writeback of the file is started every this many bytes
 /// (`sync_file_range`), so the disk writes while the rest is still being
@@ -150,11 +156,14 @@ impl LocalBackend {
     /// Opens the file at `path` for reading: refused if it or a folder on the
     /// way is a symbolic link, or if it is not a regular file.
     fn open_file(&self, path: &str) -> Result<File> {
-        self.open_file_sized(path).map(|(file, _)| file)
+        self.open_file_sized(path, true).map(|(file, _)| file)
     }
 
-    /// [`open_file`](Self::open_file), and the file's size.
-    fn open_file_sized(&self, path: &str) -> Result<(File, u64)> {
+    /// [`open_file`](Self::open_file), and the file's size where it was looked
+    /// up. With `stat` false the usual way skips the `fstat`, and with it the
+    /// check that the file is a regular one: the caller must handle a read
+    /// failing with `EISDIR` (see [`not_a_file`]).
+    fn open_file_sized(&self, path: &str, stat: bool) -> Result<(File, Option<u64>)> {
         #[cfg(target_os = "linux")]
         {
             // One syscall where the kernel refuses every link on the path;
@@ -167,13 +176,14 @@ impl LocalBackend {
                 self.root.join(path)
             };
             match open_no_symlinks(&full) {
+                Some(Ok(file)) if !stat => return Ok((file, None)),
                 Some(Ok(file)) => {
                     let meta = file.metadata().map_err(|e| io_err(e, &full))?;
                     if !meta.is_file() {
                         return Err(Error::corrupt("is not a regular file")
                             .within("", &full.display().to_string()));
                     }
-                    return Ok((file, meta.len()));
+                    return Ok((file, Some(meta.len())));
                 }
                 Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(Error::NotFound {
@@ -210,7 +220,7 @@ impl LocalBackend {
         match File::open(&full) {
             Ok(f) => {
                 let size = f.metadata().map_err(|e| io_err(e, &full))?.len();
-                Ok((f, size))
+                Ok((f, Some(size)))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
                 record: String::new(),
@@ -248,6 +258,31 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    fn put_new(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+        let (target, dir_exists) = self.full_checked(path)?;
+        let dir = parent_of(&target)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
+        // `create_new` (O_EXCL): never follows a link planted at the name, and
+        // never writes into a file that is already there.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| io_err(e, &target))?;
+        {
+            let mut w = FileWriter::new(&file, durable);
+            write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
+            w.flush().map_err(|e| io_err(e, &target))?;
+        }
+        if durable {
+            file.sync_all().map_err(|e| io_err(e, &target))?;
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
         let (target, dir_exists) = self.full_checked(path)?;
         let dir = parent_of(&target)?;
@@ -276,13 +311,23 @@ impl Backend for LocalBackend {
     }
 
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
-        let (file, size) = self.open_file_sized(path)?;
-        let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
-        // `take` reads into the capacity reserved above, with no second `stat`.
-        (&file)
-            .take(u64::MAX)
-            .read_to_end(&mut buf)
-            .map_err(|e| io_err(e, &self.root.join(path)))?;
+        // No `fstat`: what persist reads whole (meta.json) is small, so a
+        // guess at the size costs less than asking, and a folder in the
+        // file's place shows itself by failing the read.
+        let (file, size) = self.open_file_sized(path, false)?;
+        let capacity = size.map_or(READ_ALL_GUESS, |s| {
+            usize::try_from(s).unwrap_or(0).saturating_add(1)
+        });
+        let mut buf = Vec::with_capacity(capacity);
+        // `take` keeps std from asking for the size again.
+        (&file).take(u64::MAX).read_to_end(&mut buf).map_err(|e| {
+            let full = self.root.join(path);
+            if not_a_file(&e) {
+                Error::corrupt("is not a regular file").within("", &full.display().to_string())
+            } else {
+                io_err(e, &full)
+            }
+        })?;
         Ok(buf)
     }
 
@@ -519,6 +564,12 @@ fn open_no_symlinks(path: &Path) -> Option<io::Result<File>> {
         Some(libc::ELOOP | libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::EXDEV) => None,
         _ => Some(Err(err)),
     }
+}
+
+/// Whether a read failed because the file opened is a folder (which opens
+/// for reading like a file on Linux, and only refuses the read).
+fn not_a_file(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::IsADirectory
 }
 
 fn parent_of(path: &Path) -> Result<&Path> {

@@ -55,6 +55,21 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// folders are created.
     fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()>;
 
+    /// Writes a new object at `path`, a name nothing else uses yet and nobody
+    /// reads before a later [`put`](Backend::put) names it: a save's record
+    /// files, whose names hold a fresh uuid and which only the `meta.json`
+    /// written after them makes part of a record.
+    ///
+    /// It need not be atomic, and that is its point: the local disk writes
+    /// the file in place, with no temporary name and rename. If it fails, the
+    /// caller deletes `path`; after a crash the partial file is an unnamed
+    /// leftover, which `gc` removes. With `durable`, the bytes and the name
+    /// are on stable storage when it returns. The default is
+    /// [`put`](Backend::put).
+    fn put_new(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+        self.put(path, durable, write)
+    }
+
     /// Creates `path` holding `bytes` only if nothing is there. Returns `false`
     /// if something already was. Atomic across processes: of many callers at
     /// once, exactly one gets `true`.
