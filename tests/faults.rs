@@ -192,6 +192,10 @@ impl Backend for Faulty {
         self.faulty_put(path, durable, write, &|p, d, w| self.inner.put_new(p, d, w))
     }
 
+    fn make_dir(&self, prefix: &str, durable: bool) -> Result<Option<bool>> {
+        self.inner.make_dir(prefix, durable)
+    }
+
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
         match self.enter(Op::Create, path) {
             None => self.inner.create(path, bytes, durable),

@@ -345,6 +345,18 @@ fn raw_put(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File))
     }
 }
 
+/// A careful hand-written save's data file, which nothing reads before the
+/// metadata written after it names it: created under its new name (never
+/// over another file), written in place, (fsync of it and of the folder).
+fn raw_put_new(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
+    let mut f = File::create_new(dir.join(name)).unwrap();
+    write(&mut f);
+    if durable {
+        f.sync_all().unwrap();
+        sync_dir(dir);
+    }
+}
+
 fn raw_mkdir(dir: &Path, durable: bool) {
     fs::create_dir(dir).unwrap();
     if durable {
@@ -593,7 +605,7 @@ fn child_save_small(o: &Opts, work: &Path, persist: bool, durable: bool) -> Meas
             let dir = tdir.join(format!("small-{}-{}.{i}", r.animal, r.date));
             raw_mkdir(&dir, durable);
             let trace = r.trace.get().unwrap();
-            raw_put(&dir, "trace.npy", durable, |f| {
+            raw_put_new(&dir, "trace.npy", durable, |f| {
                 use persist_core::Storable;
                 let mut w = BufWriter::new(f);
                 trace.write(&mut w).unwrap();
@@ -712,8 +724,9 @@ fn child_autoinc(o: &Opts, work: &Path) -> Measured {
 }
 
 /// The file system's own share of the autoinc scenario: the same folders and
-/// files (a numbered folder, its claim, the npy and the meta.json, each file
-/// written to a temporary name and renamed) created by hand, no persist.
+/// files (a numbered folder, its claim, the npy written in place and the
+/// meta.json written to a temporary name and renamed) created by hand, no
+/// persist.
 fn child_autoinc_raw(o: &Opts, work: &Path) -> Measured {
     let key = work.join("out").join("trial").join("trial-s1.key");
     fs::create_dir_all(&key).unwrap();
@@ -729,7 +742,7 @@ fn child_autoinc_raw(o: &Opts, work: &Path) -> Measured {
         let dir = key.join(i.to_string());
         fs::create_dir(&dir).unwrap();
         fs::write(dir.join(".claim"), b"{\"pid\": 1}\n").unwrap();
-        raw_put(&dir, "trace.npy", false, |f| {
+        raw_put_new(&dir, "trace.npy", false, |f| {
             use persist_core::Storable;
             let mut w = BufWriter::new(f);
             trace.write(&mut w).unwrap();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::key::canonical_json;
+use crate::key::{write_canonical_object, write_leaf};
 
 /// The name of the metadata file in a record's folder.
 pub const META_FILE: &str = "meta.json";
@@ -117,19 +117,31 @@ impl Meta {
         data: &Map<String, Value>,
         records: &BTreeMap<String, RecordFile>,
     ) -> String {
-        let files: Map<String, Value> = records
-            .iter()
-            .map(|(k, f)| (k.clone(), Value::String(f.blake3.clone())))
-            .collect();
-        let content = serde_json::json!({
-            "key": key,
-            "autoinc": autoinc,
-            "data": data,
-            "records": files,
-        });
-        blake3::hash(canonical_json(&content).as_bytes())
-            .to_hex()
-            .to_string()
+        // The canonical text of {"autoinc", "data", "key", "records": field
+        // -> blake3}, written directly (fields in sorted order) instead of
+        // building that object from clones first.
+        let mut out = Vec::with_capacity(512);
+        out.extend_from_slice(b"{\"autoinc\":");
+        match autoinc {
+            Some(n) => write_leaf(&n, &mut out),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"data\":");
+        write_canonical_object(data, &mut out);
+        out.extend_from_slice(b",\"key\":");
+        write_canonical_object(key, &mut out);
+        out.extend_from_slice(b",\"records\":{");
+        // A BTreeMap of Strings iterates in the order the canonical text sorts.
+        for (i, (field, file)) in records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_leaf(field.as_str(), &mut out);
+            out.push(b':');
+            write_leaf(file.blake3.as_str(), &mut out);
+        }
+        out.extend_from_slice(b"}}");
+        blake3::hash(&out).to_hex().to_string()
     }
 }
 
@@ -181,6 +193,107 @@ fn rfc3339(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The canonical text as it was first written (a `Value` built from
+    /// clones, leaves through `Display`): the content hashes stored in
+    /// existing records were computed this way, so the direct writer must
+    /// give the same bytes, or every upstream would look changed.
+    fn canonical_as_first_written(value: &Value, out: &mut String) {
+        use std::fmt::Write as _;
+        match value {
+            Value::Object(map) => {
+                let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+                fields.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in fields.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{}", Value::String(k.clone()));
+                    out.push(':');
+                    canonical_as_first_written(v, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical_as_first_written(v, out);
+                }
+                out.push(']');
+            }
+            leaf => {
+                let _ = write!(out, "{leaf}");
+            }
+        }
+    }
+
+    #[test]
+    fn content_hash_and_canonical_text_are_those_first_written() {
+        let object = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let keys = [
+            serde_json::json!({}),
+            serde_json::json!({"z": 1, "a": "x", "m": [1, 2.5, -3e-7, null, true]}),
+            serde_json::json!({"name": "é\"\\/\n\u{1}\u{7f}☃", "n": u64::MAX, "i": i64::MIN,
+                               "nested": {"b": {"d": 1, "c": 2}, "a": []}, "f": 0.1}),
+            serde_json::json!({"up": {"$ref": "base", "key": {"y": 2, "x": 1}, "at": "base-1.ab"}}),
+        ];
+        let datas = [
+            serde_json::json!({}),
+            serde_json::json!({"score": 0.5, "note": "hi", "channels": [1, 2, 3]}),
+        ];
+        let file = |h: &str| RecordFile {
+            file: format!("x-{h}.npy"),
+            format: "npy".to_owned(),
+            size: 3,
+            blake3: h.to_owned(),
+        };
+        let record_sets = [
+            BTreeMap::new(),
+            BTreeMap::from([("trace".to_owned(), file("ab12"))]),
+            BTreeMap::from([
+                ("b".to_owned(), file("01")),
+                ("a".to_owned(), file("02")),
+                ("Z".to_owned(), file("03")),
+            ]),
+        ];
+        for key in &keys {
+            let mut first = String::new();
+            canonical_as_first_written(key, &mut first);
+            assert_eq!(crate::key::canonical_json(key), first);
+            for data in &datas {
+                for records in &record_sets {
+                    for autoinc in [None, Some(0), Some(41)] {
+                        let files: Map<String, Value> = records
+                            .iter()
+                            .map(|(k, f)| (k.clone(), Value::String(f.blake3.clone())))
+                            .collect();
+                        let content = serde_json::json!({
+                            "key": key, "autoinc": autoinc, "data": data, "records": files,
+                        });
+                        let mut text = String::new();
+                        canonical_as_first_written(&content, &mut text);
+                        assert_eq!(
+                            Meta::compute_content_hash(
+                                &object(key.clone()),
+                                autoinc,
+                                &object(data.clone()),
+                                records
+                            ),
+                            blake3::hash(text.as_bytes()).to_hex().to_string(),
+                            "{text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn rfc3339_known_dates() {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::join;
 use crate::error::Result;
-use crate::key::{display_value, record_dir_name, sanitize, READABLE_MAX};
+use crate::key::{display_value, record_dir_name_of, sanitize, READABLE_MAX};
 use crate::meta::META_FILE;
 use crate::persistence::Persistence;
 use crate::schema::Schema;
@@ -61,7 +61,7 @@ impl RecordDir {
         number: Option<u64>,
     ) -> RecordDir {
         let base = file_name(schema, key, None, false);
-        let key_dir = record_dir_name(&base, &Value::Object(key.clone()));
+        let key_dir = record_dir_name_of(&base, key);
         RecordDir {
             type_dir: type_dir(schema),
             key_dir,

@@ -3,7 +3,7 @@
 //! the params tree, and staleness.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserializer};
@@ -244,21 +244,11 @@ fn each_ref<'a>(
     f: &mut dyn FnMut(&str, &'a Map<String, Value>),
 ) {
     match value {
-        Value::Object(map) if is_ref(map) => f(pointer, map),
-        Value::Object(map) => {
-            for (k, v) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                each_ref(v, pointer, f);
-                pointer.truncate(len);
-            }
-        }
+        Value::Object(map) => each_ref_in_object(map, pointer, f),
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
+                let _ = write!(pointer, "/{i}");
                 each_ref(v, pointer, f);
                 pointer.truncate(len);
             }
@@ -267,10 +257,34 @@ fn each_ref<'a>(
     }
 }
 
+/// [`each_ref`] of an object, which is a `Ref` itself or holds some.
+fn each_ref_in_object<'a>(
+    map: &'a Map<String, Value>,
+    pointer: &mut String,
+    f: &mut dyn FnMut(&str, &'a Map<String, Value>),
+) {
+    if is_ref(map) {
+        return f(pointer, map);
+    }
+    for (k, v) in map {
+        let len = pointer.len();
+        pointer.push('/');
+        // JSON Pointer escapes, only where a name needs them: every save
+        // walks its key, and most names have neither character.
+        if k.contains(['~', '/']) {
+            pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+        } else {
+            pointer.push_str(k);
+        }
+        each_ref(v, pointer, f);
+        pointer.truncate(len);
+    }
+}
+
+/// The `Ref`s in a key, by JSON Pointer.
 fn refs_in(key: &Map<String, Value>) -> Vec<(String, RefRepr)> {
     let mut out = Vec::new();
-    let key = Value::Object(key.clone());
-    each_ref(&key, &mut String::new(), &mut |p, body| {
+    each_ref_in_object(key, &mut String::new(), &mut |p, body| {
         if let Ok(repr) = serde_json::from_value::<RefRepr>(Value::Object(body.clone())) {
             out.push((p.to_owned(), repr));
         }

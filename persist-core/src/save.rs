@@ -73,7 +73,11 @@ fn write_version<T: Persistence>(
 ) -> Result<()> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
-    let previous = if fresh {
+    // A folder this save has just made holds no previous version to look up.
+    let made = backend
+        .make_dir(&dir.path(), store.is_durable())
+        .map_err(|e| e.within(dir.name(), &backend.describe(&dir.path())))?;
+    let previous = if fresh || made == Some(true) {
         None
     } else {
         Meta::read(backend, &dir.meta_path()).ok()

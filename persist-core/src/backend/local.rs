@@ -11,6 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{check_rel, Backend, Entry, WriteFn};
 use crate::error::{Error, Result};
@@ -41,9 +42,22 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 /// assert_eq!(backend.read_all("a/b.txt")?, b"hi");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalBackend {
     root: PathBuf,
+    /// The folder the last [`make_dir`](Backend::make_dir) made, or found to
+    /// be a real folder with no symbolic link on the way: writes into it skip
+    /// that walk. A save makes its record's folder first, so this is the
+    /// folder its files go to. Clones share it (they share the disk too).
+    checked_dir: Arc<Mutex<Option<PathBuf>>>,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LocalBackend {
@@ -54,7 +68,10 @@ impl LocalBackend {
         // Absolute once here (no links resolved): temporary files in a
         // relative folder would each ask for the working directory.
         let root = std::path::absolute(&root).map_err(|e| io_err(e, &root))?;
-        Ok(LocalBackend { root })
+        Ok(LocalBackend {
+            root,
+            checked_dir: Arc::default(),
+        })
     }
 
     /// The store folder.
@@ -130,7 +147,7 @@ impl LocalBackend {
     /// Callers know the folder is probably missing (their path walk did not
     /// find it), so it tries `mkdir` first: one syscall for a new record's
     /// folder, and a look at the parents only when one is missing too.
-    fn ensure_dir(&self, dir: &Path, durable: bool) -> Result<()> {
+    fn ensure_dir(&self, dir: &Path, durable: bool) -> Result<bool> {
         let made = match fs::create_dir(dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let parent = dir.parent().ok_or_else(|| io_err(e, dir))?;
@@ -146,10 +163,63 @@ impl LocalBackend {
                         sync_dir(parent)?;
                     }
                 }
-                Ok(())
+                Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
             Err(e) => Err(io_err(e, dir)),
+        }
+    }
+
+    /// The full path of `path`, with its folder made if missing, and whether
+    /// that folder is the one [`make_dir`](Backend::make_dir) last checked
+    /// (no walk this time). The folders on the way are walked otherwise: none
+    /// may be a symbolic link.
+    fn prepare(&self, path: &str, durable: bool) -> Result<(PathBuf, bool)> {
+        check_rel(path)?;
+        let target = self.root.join(path);
+        if self.is_checked(parent_of(&target)?) {
+            return Ok((target, true));
+        }
+        let (target, dir_exists) = self.full_checked(path)?;
+        if !dir_exists {
+            self.ensure_dir(parent_of(&target)?, durable)?;
+        }
+        Ok((target, false))
+    }
+
+    fn is_checked(&self, dir: &Path) -> bool {
+        self.checked_dir
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .is_some_and(|d| d == dir)
+    }
+
+    fn set_checked(&self, dir: Option<PathBuf>) {
+        *self.checked_dir.lock().unwrap_or_else(|e| e.into_inner()) = dir;
+    }
+
+    /// Runs `create` (which makes a file in `target`'s folder) after
+    /// [`prepare`](Self::prepare). If the checked folder has gone since it
+    /// was checked (a `remove`, another process), the create finds no
+    /// folder: the folder is then walked and made again, and `create` runs
+    /// once more.
+    fn in_folder<T>(
+        &self,
+        path: &str,
+        durable: bool,
+        create: impl Fn(&Path) -> io::Result<T>,
+    ) -> Result<(PathBuf, T)> {
+        let (target, checked) = self.prepare(path, durable)?;
+        match create(&target) {
+            Err(e) if checked && e.kind() == io::ErrorKind::NotFound => {
+                self.set_checked(None);
+                let (target, _) = self.prepare(path, durable)?;
+                let made = create(&target).map_err(|e| io_err(e, &target))?;
+                Ok((target, made))
+            }
+            Err(e) => Err(io_err(e, &target)),
+            Ok(made) => Ok((target, made)),
         }
     }
 
@@ -233,15 +303,18 @@ impl LocalBackend {
 
 impl Backend for LocalBackend {
     fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
-        let (target, dir_exists) = self.full_checked(path)?;
+        let (target, tmp) = self.in_folder(path, durable, |target| {
+            let dir = target.parent().unwrap_or(target);
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(TEMP_PREFIX);
+            // The mode a plain file create gives (0666 less the umask), as
+            // for record files, instead of tempfile's private 0600: a store
+            // shared with a group stays readable by it.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+            builder.tempfile_in(dir)
+        })?;
         let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(|e| io_err(e, dir))?;
         {
             let mut w = FileWriter::new(tmp.as_file(), durable);
             write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
@@ -259,18 +332,12 @@ impl Backend for LocalBackend {
     }
 
     fn put_new(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
-        let (target, dir_exists) = self.full_checked(path)?;
-        let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
         // `create_new` (O_EXCL): never follows a link planted at the name, and
         // never writes into a file that is already there.
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(|e| io_err(e, &target))?;
+        let (target, file) = self.in_folder(path, durable, |target| {
+            OpenOptions::new().write(true).create_new(true).open(target)
+        })?;
+        let dir = parent_of(&target)?;
         {
             let mut w = FileWriter::new(&file, durable);
             write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
@@ -281,6 +348,48 @@ impl Backend for LocalBackend {
             sync_dir(dir)?;
         }
         Ok(())
+    }
+
+    fn make_dir(&self, prefix: &str, durable: bool) -> Result<Option<bool>> {
+        let (dir, parent_seen) = self.full_checked(prefix)?;
+        if prefix.is_empty() {
+            return Ok(Some(false));
+        }
+        let made = if parent_seen {
+            // The usual case, a new record's folder in its type's folder:
+            // one `mkdir`.
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    if durable {
+                        sync_dir(parent_of(&dir)?)?;
+                    }
+                    true
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(io_err(e, &dir)),
+            }
+        } else {
+            self.ensure_dir(&dir, durable)?
+        };
+        if !made {
+            // There already: writes will go into it without a look, so it
+            // must be a folder itself, not a link to one.
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::corrupt("is a symbolic link; a store holds none")
+                        .within("", &dir.display().to_string()))
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(
+                        Error::corrupt("is not a folder").within("", &dir.display().to_string())
+                    )
+                }
+                Err(e) => return Err(io_err(e, &dir)),
+            }
+        }
+        self.set_checked(Some(dir));
+        Ok(Some(made))
     }
 
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
@@ -388,6 +497,8 @@ impl Backend for LocalBackend {
 
     fn delete_all(&self, prefix: &str) -> Result<()> {
         let full = self.full(prefix)?;
+        // The checked folder may be below: the next write walks again.
+        self.set_checked(None);
         match fs::remove_dir_all(&full) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -70,6 +70,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         self.put(path, durable, write)
     }
 
+    /// Makes the folder `prefix` (and any missing parents) if it is not
+    /// there, and says whether this call made it: `Some(true)` if it did,
+    /// `Some(false)` if it was there, `None` where the backend has no folders
+    /// (in object storage a prefix exists once an object is under it). A
+    /// save calls it for its record's folder first: a folder the save has
+    /// just made holds no previous version to look up. With `durable`, a new
+    /// folder's name is on stable storage when it returns. The default makes
+    /// nothing and returns `None`.
+    fn make_dir(&self, _prefix: &str, _durable: bool) -> Result<Option<bool>> {
+        Ok(None)
+    }
+
     /// Creates `path` holding `bytes` only if nothing is there. Returns `false`
     /// if something already was. Atomic across processes: of many callers at
     /// once, exactly one gets `true`.

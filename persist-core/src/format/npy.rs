@@ -21,7 +21,7 @@ where
     const EXTENSION: &'static str = "npy";
 
     fn write(&self, w: &mut dyn Write) -> Result<()> {
-        self.write_npy(w).map_err(|e| match e {
+        write_array(self, w).map_err(|e| match e {
             WriteNpyError::Io(e) => Error::io(e),
             other => Error::corrupt(format!("cannot write npy: {other}")),
         })
@@ -30,6 +30,85 @@ where
     fn read(r: &mut dyn Read) -> Result<Self> {
         read_array(r).map_err(read_error::<A>)
     }
+}
+
+/// Writes an array, formatting the usual header here: a contiguous array (C
+/// or Fortran order) of an element whose dtype is a plain string (`<f8`).
+///
+/// ndarray-npy formats every header through a general Python-literal
+/// writer, which costs a small record's save more than writing its data.
+/// The bytes are the same (a test compares them); any other array goes to
+/// ndarray-npy.
+fn write_array<A, D>(
+    a: &ArrayBase<OwnedRepr<A>, D>,
+    w: &mut dyn Write,
+) -> std::result::Result<(), WriteNpyError>
+where
+    A: WritableElement,
+    D: Dimension,
+{
+    let fortran = if a.is_standard_layout() {
+        false
+    } else if a.view().reversed_axes().is_standard_layout() {
+        true
+    } else {
+        return a.write_npy(w);
+    };
+    let (Some(data), py_literal::Value::String(descr)) =
+        (a.as_slice_memory_order(), A::type_descriptor())
+    else {
+        return a.write_npy(w);
+    };
+    let Some(header) = header_bytes(&descr, fortran, a.shape()) else {
+        return a.write_npy(w);
+    };
+    w.write_all(&header)?;
+    A::write_slice(data, &mut *w)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// The version 1.0 header ndarray-npy (and numpy) write for a plain dtype:
+/// the dict, spaces to a multiple of 64 bytes in all, a newline. `None` for
+/// a dtype that would need quoting, or a header too long for version 1.0.
+fn header_bytes(descr: &str, fortran: bool, shape: &[usize]) -> Option<Vec<u8>> {
+    use std::fmt::Write as _;
+    const ALIGN: usize = 64;
+    if !descr
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"<>|=".contains(&b))
+    {
+        return None;
+    }
+    let mut dict = String::with_capacity(96);
+    dict.push_str("{'descr': '");
+    dict.push_str(descr);
+    dict.push_str("', 'fortran_order': ");
+    dict.push_str(if fortran { "True" } else { "False" });
+    dict.push_str(", 'shape': (");
+    for (i, n) in shape.iter().enumerate() {
+        if i > 0 {
+            dict.push_str(", ");
+        }
+        let _ = write!(dict, "{n}");
+    }
+    if shape.len() == 1 {
+        dict.push(',');
+    }
+    dict.push_str(")}");
+    // Magic, version, the u16 length; then the dict and its newline.
+    let prefix = MAGIC.len() + 2 + 2;
+    let unpadded = prefix + dict.len() + 1;
+    let total = unpadded + (ALIGN - unpadded % ALIGN);
+    let len = u16::try_from(total - prefix).ok()?;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(total - 1, b' ');
+    out.push(b'\n');
+    Some(out)
 }
 
 /// Reads an array, parsing the usual header (`{'descr': '<f8', 'fortran_order':
@@ -199,6 +278,42 @@ mod tests {
         let mut out = Vec::new();
         a.write_npy(&mut out).unwrap();
         out
+    }
+
+    /// What persist writes, byte for byte, is what ndarray-npy writes.
+    #[test]
+    fn arrays_are_written_as_ndarray_npy_writes_them() {
+        fn same<A: WritableElement + ReadableElement, D: Dimension>(a: ArrayBase<OwnedRepr<A>, D>) {
+            let mut ours = Vec::new();
+            a.write(&mut ours).unwrap();
+            assert_eq!(ours, npy(&a), "{:?}", a.shape());
+        }
+        same(array![1.5f64, -2.0, 3.25]);
+        same(Array1::<f64>::zeros(128));
+        same(Array1::<f32>::zeros(0));
+        same(Array2::<i64>::from_shape_fn((3, 4), |(i, j)| {
+            (i * 4 + j) as i64
+        }));
+        same(Array2::<u8>::from_shape_fn((3, 4).f(), |(i, j)| {
+            (i + j) as u8
+        }));
+        same(Array3::<i32>::from_shape_fn((2, 3, 5), |(i, j, k)| {
+            (i + j + k) as i32
+        }));
+        same(Array3::<u16>::zeros((2, 3, 5).f()));
+        same(array![true, false, true]);
+        same(ndarray::arr0(7i8));
+        same(ArrayD::<f64>::zeros(IxDyn(&[1; 20])));
+        // Header lengths around the 64-byte steps (dicts of 53 to 60 bytes).
+        for n in [1usize, 9, 99, 999, 9_999, 99_999, 999_999] {
+            same(Array1::<u8>::zeros(n));
+            same(Array2::<u8>::zeros((n, 1)));
+        }
+        // Not contiguous: ndarray-npy writes it.
+        let mut strided = Array2::<f64>::zeros((4, 6));
+        strided.swap_axes(0, 1);
+        let strided = strided.slice_move(ndarray::s![.., ..;2]);
+        same(strided);
     }
 
     #[test]
