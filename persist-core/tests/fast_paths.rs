@@ -344,3 +344,73 @@ fn all_over_many_records_reads_ahead_and_keeps_order_and_errors() {
     assert!(all.size_hint().1.unwrap() >= 149);
     assert!(all.next().is_some());
 }
+
+/// `make_dir` remembers the folder it made or checked, and writes into it skip
+/// the symbolic-link walk; a folder removed behind the store's back (by
+/// another process) is made again on the next write instead of failing it.
+#[test]
+fn writes_into_a_checked_folder_survive_its_removal_and_never_follow_links() {
+    use persist_core::backend::{Backend, LocalBackend};
+    let tmp = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(tmp.path().join("store")).unwrap();
+    let bytes =
+        |b: &'static [u8]| move |w: &mut dyn std::io::Write| w.write_all(b).map_err(Error::io);
+
+    assert_eq!(backend.make_dir("t/r", false).unwrap(), Some(true));
+    assert_eq!(backend.make_dir("t/r", true).unwrap(), Some(false));
+    backend
+        .put_new("t/r/a.bin", false, &mut bytes(b"one"))
+        .unwrap();
+    std::fs::remove_dir_all(tmp.path().join("store/t/r")).unwrap();
+    backend
+        .put_new("t/r/b.bin", false, &mut bytes(b"two"))
+        .unwrap();
+    backend
+        .put("t/r/meta.json", false, &mut bytes(b"{}"))
+        .unwrap();
+    assert_eq!(backend.read_all("t/r/b.bin").unwrap(), b"two");
+    assert_eq!(backend.read_all("t/r/meta.json").unwrap(), b"{}");
+    assert!(matches!(
+        backend.read_all("t/r/a.bin"),
+        Err(Error::NotFound { .. })
+    ));
+    // put_new never writes over a file that is there.
+    assert!(matches!(
+        backend.put_new("t/r/b.bin", false, &mut bytes(b"three")),
+        Err(Error::Io { .. })
+    ));
+    assert_eq!(backend.read_all("t/r/b.bin").unwrap(), b"two");
+
+    // A link in the folder's place is refused, checked or not.
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, tmp.path().join("store/t/l")).unwrap();
+    assert!(matches!(
+        backend.make_dir("t/l", false),
+        Err(Error::Corrupt { .. })
+    ));
+    assert!(matches!(
+        backend.put_new("t/l/x.bin", false, &mut bytes(b"x")),
+        Err(Error::Corrupt { .. })
+    ));
+    std::fs::remove_dir_all(tmp.path().join("store/t/r")).unwrap();
+    std::os::unix::fs::symlink(&outside, tmp.path().join("store/t/r")).unwrap();
+    assert!(matches!(
+        backend.make_dir("t/r", false),
+        Err(Error::Corrupt { .. })
+    ));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+/// A record whose folder was removed by hand saves again (the folder its
+/// previous save made and checked is gone: the save makes it anew).
+#[test]
+fn a_record_saves_again_after_its_folder_was_removed_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let frames = saved_movie(&store);
+    std::fs::remove_dir_all(tmp.path().join("movie")).unwrap();
+    saved_movie(&store);
+    let back = Movie::new("m").load(&store).unwrap();
+    assert_eq!(back.frames.get().unwrap(), &frames);
+}
