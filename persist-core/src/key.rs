@@ -38,7 +38,7 @@ pub fn canonical_json(value: &Value) -> String {
 
 /// Text that only serde_json's output and ASCII punctuation went into, which
 /// is UTF-8; the lossy branch is never taken.
-pub(crate) fn into_text(bytes: Vec<u8>) -> String {
+fn into_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
@@ -179,8 +179,7 @@ pub fn sanitize(text: &str, max: usize) -> (String, bool) {
 /// assert!(name.len() <= 255);
 /// ```
 pub fn record_dir_name(readable: &str, key: &Value) -> String {
-    let (text, _) = sanitize(readable, READABLE_MAX);
-    format!("{text}.{}", KeyHash::of(key).short())
+    dir_name(readable, KeyHash::of(key))
 }
 
 /// [`record_dir_name`] of a key object, without wrapping (cloning) it in a
@@ -188,8 +187,12 @@ pub fn record_dir_name(readable: &str, key: &Value) -> String {
 pub(crate) fn record_dir_name_of(readable: &str, key: &serde_json::Map<String, Value>) -> String {
     let mut text = Vec::with_capacity(128);
     write_canonical_object(key, &mut text);
-    let (readable, _) = sanitize(readable, READABLE_MAX);
-    format!("{readable}.{}", KeyHash(blake3::hash(&text)).short())
+    dir_name(readable, KeyHash(blake3::hash(&text)))
+}
+
+fn dir_name(readable: &str, hash: KeyHash) -> String {
+    let (text, _) = sanitize(readable, READABLE_MAX);
+    format!("{text}.{}", hash.short())
 }
 
 /// Splits a directory name made by [`record_dir_name`] into its readable part
@@ -445,6 +448,7 @@ mod finite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn record_dir_name_of_an_object_is_that_of_its_value() {
@@ -457,7 +461,6 @@ mod tests {
             record_dir_name("t-x y", &key)
         );
     }
-    use serde_json::json;
 
     #[test]
     fn canonical_sorts_nested_objects() {

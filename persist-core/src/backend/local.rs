@@ -315,15 +315,7 @@ impl Backend for LocalBackend {
             builder.tempfile_in(dir)
         })?;
         let dir = parent_of(&target)?;
-        {
-            let mut w = FileWriter::new(tmp.as_file(), durable);
-            write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
-            w.flush().map_err(|e| io_err(e, &target))?;
-        }
-        // Durability is the fsync below; the early writeback only makes it quick.
-        if durable {
-            tmp.as_file().sync_all().map_err(|e| io_err(e, &target))?;
-        }
+        fill(tmp.as_file(), &target, durable, write)?;
         tmp.persist(&target).map_err(|e| io_err(e.error, &target))?;
         if durable {
             sync_dir(dir)?;
@@ -337,39 +329,25 @@ impl Backend for LocalBackend {
         let (target, file) = self.in_folder(path, durable, |target| {
             OpenOptions::new().write(true).create_new(true).open(target)
         })?;
-        let dir = parent_of(&target)?;
-        {
-            let mut w = FileWriter::new(&file, durable);
-            write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
-            w.flush().map_err(|e| io_err(e, &target))?;
-        }
+        fill(&file, &target, durable, write)?;
         if durable {
-            file.sync_all().map_err(|e| io_err(e, &target))?;
-            sync_dir(dir)?;
+            sync_dir(parent_of(&target)?)?;
         }
         Ok(())
     }
 
     fn make_dir(&self, prefix: &str, durable: bool) -> Result<Option<bool>> {
-        let (dir, parent_seen) = self.full_checked(prefix)?;
+        // The walk refuses a link among the parents; the folder itself is
+        // looked at below when it was there already.
+        let dir = self.full(prefix)?;
         if prefix.is_empty() {
             return Ok(Some(false));
         }
-        let made = if parent_seen {
-            // The usual case, a new record's folder in its type's folder:
-            // one `mkdir`.
-            match fs::create_dir(&dir) {
-                Ok(()) => {
-                    if durable {
-                        sync_dir(parent_of(&dir)?)?;
-                    }
-                    true
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-                Err(e) => return Err(io_err(e, &dir)),
-            }
-        } else {
-            self.ensure_dir(&dir, durable)?
+        let made = match self.ensure_dir(&dir, durable) {
+            Ok(made) => made,
+            // Something other than a folder is there: named below.
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e),
         };
         if !made {
             // There already: writes will go into it without a look, so it
@@ -681,6 +659,18 @@ fn open_no_symlinks(path: &Path) -> Option<io::Result<File>> {
 /// for reading like a file on Linux, and only refuses the read).
 fn not_a_file(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::IsADirectory
+}
+
+/// Writes a file through a [`FileWriter`] and flushes it; with `durable`,
+/// fsyncs it (the early writeback of `FileWriter` only makes that quick).
+fn fill(file: &File, target: &Path, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
+    let mut w = FileWriter::new(file, durable);
+    write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
+    w.flush().map_err(|e| io_err(e, target))?;
+    if durable {
+        file.sync_all().map_err(|e| io_err(e, target))?;
+    }
+    Ok(())
 }
 
 fn parent_of(path: &Path) -> Result<&Path> {
