@@ -5,7 +5,7 @@
 //! per measurement, alternating with the Python tools.
 //!
 //! ```text
-//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--verify true|false] [--setup]
+//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--verify true|false] [--by-hand folder|file] [--setup]
 //! ```
 //!
 //! One scenario, in this process: `--setup` writes the store a load scenario
@@ -15,6 +15,11 @@
 //! (`persist-fast` with `--durable false --verify false`: no fsync and no
 //! checksum check, which is what the Python tools do). The peak RSS is `VmHWM`, reset
 //! once the inputs are built.
+//!
+//! `--by-hand folder|file` (`save_small` only) measures no persist at all but
+//! the floor of a layout, written with `std::fs` in this process: `hand-folder`
+//! is persist's layout (a folder, the npy, `meta.json` by rename) and
+//! `hand-file` the one file per record of pickle and neuralib.
 //!
 //! Run with no arguments at all (as `cargo test --all-targets` does) it is a
 //! seconds-long smoke run of every scenario, both durabilities, in a tempdir.
@@ -29,7 +34,8 @@ use serde_json::json;
 
 mod common;
 use common::{
-    flush_disk_writes, reset_peak, small_key, small_record, status_kb, Small, Trial, TRACE_LEN,
+    flush_disk_writes, reset_peak, save_small_by_hand, save_small_one_file, small_key,
+    small_record, status_kb, Small, Trial, TRACE_LEN,
 };
 
 /// One record holding a big array.
@@ -61,11 +67,18 @@ struct Opts {
     autoinc: usize,
     durable: bool,
     verify: bool,
+    /// A layout written by hand instead of persist: `folder` or `file`.
+    by_hand: Option<String>,
     setup: bool,
 }
 
 impl Opts {
     fn tool(&self) -> &'static str {
+        match self.by_hand.as_deref() {
+            Some("folder") => return "hand-folder",
+            Some(_) => return "hand-file",
+            None => {}
+        }
         match (self.durable, self.verify) {
             (true, true) => "persist",
             (false, false) => "persist-fast",
@@ -83,6 +96,7 @@ impl Opts {
             autoinc: 2_000,
             durable: true,
             verify: true,
+            by_hand: None,
             setup: false,
         };
         let mut it = args.iter();
@@ -107,6 +121,10 @@ impl Opts {
                 "--autoinc" => o.autoinc = num(a, value(a)).max(2),
                 "--durable" => o.durable = flag(a, &value(a)),
                 "--verify" => o.verify = flag(a, &value(a)),
+                "--by-hand" => match value(a).as_str() {
+                    v @ ("folder" | "file") => o.by_hand = Some(v.to_owned()),
+                    _ => usage("--by-hand takes folder or file"),
+                },
                 "--setup" => o.setup = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument `{other}`")),
@@ -117,6 +135,9 @@ impl Opts {
         }
         if o.dir.as_os_str().is_empty() {
             usage("--dir needs a path");
+        }
+        if o.by_hand.is_some() && (o.scenario != "save_small" || o.setup) {
+            usage("--by-hand is for --scenario save_small only");
         }
         o
     }
@@ -136,7 +157,8 @@ fn usage(err: &str) -> ! {
     }
     eprintln!(
         "usage: peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N]\n\
-         \x20            [--durable true|false] [--verify true|false] [--setup]\n\
+         \x20            [--durable true|false] [--verify true|false] [--by-hand folder|file]\n\
+         \x20            [--setup]\n\
          scenarios: {}",
         SCENARIOS.join(", ")
     );
@@ -209,6 +231,21 @@ fn run(o: &Opts) -> serde_json::Value {
             let secs = t.elapsed().as_secs_f64();
             assert_eq!(n, (o.array_mb << 20) / 8);
             (secs, json!({}))
+        }
+        "save_small" if o.by_hand.is_some() => {
+            let records: Vec<Small> = (0..o.small).map(small_record).collect();
+            let type_dir = o.dir.join("small");
+            fs::create_dir_all(&type_dir).unwrap();
+            let folder = o.by_hand.as_deref() == Some("folder");
+            let t = start();
+            for (i, r) in records.iter().enumerate() {
+                if folder {
+                    save_small_by_hand(&type_dir, i, r, o.durable);
+                } else {
+                    save_small_one_file(&type_dir, i, r);
+                }
+            }
+            (t.elapsed().as_secs_f64(), json!({}))
         }
         "save_small" => {
             let store = store(o);
@@ -313,6 +350,7 @@ fn smoke() {
                 autoinc: 20,
                 durable,
                 verify: durable,
+                by_hand: None,
                 setup: false,
             };
             if scenario.starts_with("load") || scenario.starts_with("all") {
@@ -320,6 +358,22 @@ fn smoke() {
             }
             print_line(&run(&o));
         }
+    }
+    for layout in ["folder", "file"] {
+        let o = Opts {
+            scenario: "save_small".to_owned(),
+            dir: tmp.path().join(format!("by-hand-{layout}")),
+            array_mb: 4,
+            small: 30,
+            autoinc: 20,
+            durable: false,
+            verify: false,
+            by_hand: Some(layout.to_owned()),
+            setup: false,
+        };
+        print_line(&run(&o));
+        let written = fs::read_dir(o.dir.join("small")).unwrap().count();
+        assert_eq!(written, 30, "{layout}: one folder or file a record");
     }
 }
 

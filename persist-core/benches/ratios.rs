@@ -29,7 +29,10 @@ use persist_core::{Lazy, Persistence, Store};
 use serde_json::{json, Value};
 
 mod common;
-use common::{flush_disk_writes, reset_peak, small_record, status_kb, Small, Trial, TRACE_LEN};
+use common::{
+    flush_disk_writes, raw_mkdir, raw_put, raw_put_new, reset_peak, save_small_by_hand,
+    small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
+};
 
 /// One record holding a big array.
 #[derive(Persistence)]
@@ -326,44 +329,6 @@ fn as_bytes_mut(data: &mut [f64]) -> &mut [u8] {
     }
 }
 
-fn sync_dir(dir: &Path) {
-    File::open(dir).unwrap().sync_all().unwrap();
-}
-
-/// What a careful hand-written save does: a temp file in the target folder,
-/// written, (fsync), renamed over the target, (fsync of the folder).
-fn raw_put(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
-    let tmp = dir.join(format!(".tmp-{name}"));
-    let mut f = File::create(&tmp).unwrap();
-    write(&mut f);
-    if durable {
-        f.sync_all().unwrap();
-    }
-    fs::rename(&tmp, dir.join(name)).unwrap();
-    if durable {
-        sync_dir(dir);
-    }
-}
-
-/// A careful hand-written save's data file, which nothing reads before the
-/// metadata written after it names it: created under its new name (never
-/// over another file), written in place, (fsync of it and of the folder).
-fn raw_put_new(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
-    let mut f = File::create_new(dir.join(name)).unwrap();
-    write(&mut f);
-    if durable {
-        f.sync_all().unwrap();
-        sync_dir(dir);
-    }
-}
-
-fn raw_mkdir(dir: &Path, durable: bool) {
-    fs::create_dir(dir).unwrap();
-    if durable {
-        sync_dir(dir.parent().unwrap());
-    }
-}
-
 fn big_file(store_dir: &Path) -> PathBuf {
     let rec = store_dir.join("big");
     let key_dir = fs::read_dir(&rec).unwrap().next().unwrap().unwrap().path();
@@ -600,29 +565,7 @@ fn child_save_small(o: &Opts, work: &Path, persist: bool, durable: bool) -> Meas
         let tdir = out.join("small");
         raw_mkdir(&tdir, durable);
         for i in 0..count {
-            // The same content, written the plain way: a folder, the npy, a JSON.
-            let r = small_record(i);
-            let dir = tdir.join(format!("small-{}-{}.{i}", r.animal, r.date));
-            raw_mkdir(&dir, durable);
-            let trace = r.trace.get().unwrap();
-            raw_put_new(&dir, "trace.npy", durable, |f| {
-                use persist_core::Storable;
-                let mut w = BufWriter::new(f);
-                trace.write(&mut w).unwrap();
-                w.flush().unwrap();
-            });
-            let meta = json!({
-                "type": "small",
-                "key": {"animal": r.animal, "session": r.session, "date": r.date,
-                        "lab": r.lab, "rig": r.rig},
-                "data": {"note": r.note, "score": r.score, "channels": r.channels},
-                "records": {"trace": {"file": "trace.npy", "format": "npy"}},
-            });
-            raw_put(&dir, "meta.json", durable, |f| {
-                let mut w = BufWriter::new(f);
-                serde_json::to_writer_pretty(&mut w, &meta).unwrap();
-                w.flush().unwrap();
-            });
+            save_small_by_hand(&tdir, i, &small_record(i), durable);
         }
         Measured {
             secs: t.elapsed().as_secs_f64(),

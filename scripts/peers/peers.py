@@ -39,7 +39,13 @@ SCENARIOS = ["save_big", "load_big", "save_small", "load_small", "all_small", "a
 
 PERSIST_TOOLS = ["persist", "persist-fast"]
 PY_TOOLS = ["numpy", "pickle", "joblib", "joblib-memory", "dman", "persistable", "neuralib"]
-TOOLS = PERSIST_TOOLS + PY_TOOLS
+# Not tools but floors, run by the persist binary (`--by-hand`): the small
+# records written with std::fs in Rust, in persist's layout (a folder, the npy,
+# meta.json by rename) and in pickle's (one file in place). They show what
+# each layout costs on this disk before any tool's own work.
+HAND_TOOLS = ["hand-folder", "hand-file"]
+BIN_TOOLS = PERSIST_TOOLS + HAND_TOOLS
+TOOLS = PERSIST_TOOLS + PY_TOOLS + HAND_TOOLS
 
 # What each tool needs to import (checked in a subprocess before the run).
 MODULES = {
@@ -76,6 +82,8 @@ SUPPORT = {
     "dman": ALL,
     "persistable": ALL - {"autoinc"},
     "neuralib": ALL,
+    "hand-folder": {"save_small"},
+    "hand-file": {"save_small"},
 }
 
 # Which stored data a load scenario reads (written once per tool, untimed).
@@ -605,7 +613,7 @@ def child(args):
 
 def installed(tool, persist_bin):
     """None if the tool can run here, else why not."""
-    if tool in PERSIST_TOOLS:
+    if tool in BIN_TOOLS:
         if persist_bin and os.access(persist_bin, os.X_OK):
             return None
         return "not built"
@@ -620,6 +628,8 @@ def installed(tool, persist_bin):
 def version(tool):
     if tool in PERSIST_TOOLS:
         return "this tree"
+    if tool in HAND_TOOLS:
+        return "std::fs in the persist binary, no persist"
     dist = DISTRIBUTIONS[tool]
     if dist is None:
         return f"Python {sys.version.split()[0]}"
@@ -631,12 +641,14 @@ def version(tool):
 
 
 def command(tool, scenario, d, sizes, persist_bin, setup):
-    if tool in PERSIST_TOOLS:
+    if tool in BIN_TOOLS:
         cmd = [persist_bin, "--scenario", scenario, "--dir", str(d),
                # persist-fast: no fsync and no checksum check, as none of the
                # Python tools does either.
                "--durable", "true" if tool == "persist" else "false",
                "--verify", "true" if tool == "persist" else "false"] + sizes.args()
+        if tool in HAND_TOOLS:
+            cmd += ["--by-hand", tool.removeprefix("hand-")]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "child", "--tool", tool,
                "--scenario", scenario, "--dir", str(d)] + sizes.args()

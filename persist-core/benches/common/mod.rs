@@ -1,13 +1,16 @@
 //! What the two bench binaries (`ratios`, `peers`) share: the record types they
-//! save, the small record they build, and the process bookkeeping (peak RSS,
-//! `sync`).
+//! save, the small record they build, the same records written by hand with
+//! `std::fs` (the references), and the process bookkeeping (peak RSS, `sync`).
 #![allow(dead_code)]
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::process::Command;
 
 use persist_core::ndarray::Array1;
-use persist_core::{Lazy, Persistence};
+use persist_core::{Lazy, Persistence, Storable};
+use serde_json::json;
 
 /// A small record: 5 keys, 3 data fields, one 1 KB array.
 #[derive(Persistence)]
@@ -87,4 +90,90 @@ pub fn reset_peak() {
 /// Writes every dirty page of the machine to disk (`sync`).
 pub fn flush_disk_writes() {
     let _ = Command::new("sync").status();
+}
+
+// ---------------------------------------------------------------- by hand
+
+pub fn sync_dir(dir: &Path) {
+    File::open(dir).unwrap().sync_all().unwrap();
+}
+
+/// What a careful hand-written save does: a temp file in the target folder,
+/// written, (fsync), renamed over the target, (fsync of the folder).
+pub fn raw_put(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
+    let tmp = dir.join(format!(".tmp-{name}"));
+    let mut f = File::create(&tmp).unwrap();
+    write(&mut f);
+    if durable {
+        f.sync_all().unwrap();
+    }
+    fs::rename(&tmp, dir.join(name)).unwrap();
+    if durable {
+        sync_dir(dir);
+    }
+}
+
+/// A careful hand-written save's data file, which nothing reads before the
+/// metadata written after it names it: created under its new name (never
+/// over another file), written in place, (fsync of it and of the folder).
+pub fn raw_put_new(dir: &Path, name: &str, durable: bool, write: impl FnOnce(&mut File)) {
+    let mut f = File::create_new(dir.join(name)).unwrap();
+    write(&mut f);
+    if durable {
+        f.sync_all().unwrap();
+        sync_dir(dir);
+    }
+}
+
+pub fn raw_mkdir(dir: &Path, durable: bool) {
+    fs::create_dir(dir).unwrap();
+    if durable {
+        sync_dir(dir.parent().unwrap());
+    }
+}
+
+/// The JSON of small record `r` as a hand-written save would store it.
+fn small_meta(r: &Small, trace_file: &str) -> serde_json::Value {
+    json!({
+        "type": "small",
+        "key": {"animal": r.animal, "session": r.session, "date": r.date,
+                "lab": r.lab, "rig": r.rig},
+        "data": {"note": r.note, "score": r.score, "channels": r.channels},
+        "records": {"trace": {"file": trace_file, "format": "npy"}},
+    })
+}
+
+/// Small record `i` in persist's layout, by hand without persist: a folder,
+/// the npy created in place, then `meta.json` by temp file and rename (the
+/// same steps and sync policy as a persist save, without its checksums,
+/// canonical key or checks). The floor of that layout.
+pub fn save_small_by_hand(type_dir: &Path, i: usize, r: &Small, durable: bool) {
+    let dir = type_dir.join(format!("small-{}-{}.{i}", r.animal, r.date));
+    raw_mkdir(&dir, durable);
+    let trace = r.trace.get().unwrap();
+    raw_put_new(&dir, "trace.npy", durable, |f| {
+        let mut w = BufWriter::new(f);
+        trace.write(&mut w).unwrap();
+        w.flush().unwrap();
+    });
+    let meta = small_meta(r, "trace.npy");
+    raw_put(&dir, "meta.json", durable, |f| {
+        let mut w = BufWriter::new(f);
+        serde_json::to_writer_pretty(&mut w, &meta).unwrap();
+        w.flush().unwrap();
+    });
+}
+
+/// Small record `i` as one file, by hand: what pickle and neuralib's
+/// `PickleHandler` do (created or truncated in place, no folder, no rename,
+/// no fsync): the JSON, then the npy bytes. The floor of that layout.
+pub fn save_small_one_file(dir: &Path, i: usize, r: &Small) {
+    let name = format!(
+        "small-{}-{}-{}-{}-{}.{i}",
+        r.animal, r.session, r.date, r.lab, r.rig
+    );
+    let mut w = BufWriter::new(File::create(dir.join(name)).unwrap());
+    serde_json::to_writer(&mut w, &small_meta(r, "")).unwrap();
+    r.trace.get().unwrap().write(&mut w).unwrap();
+    w.flush().unwrap();
 }
