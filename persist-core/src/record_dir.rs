@@ -62,12 +62,17 @@ impl RecordDir {
     ) -> RecordDir {
         let base = file_name(schema, key, None, false);
         let key_dir = record_dir_name_of(&base, key);
+        // Without an autoinc field the name is the base.
+        let name = match schema.autoinc {
+            Some(_) => file_name(schema, key, number, true),
+            None => base.clone(),
+        };
         RecordDir {
             type_dir: type_dir(schema),
             key_dir,
             number,
             base,
-            name: file_name(schema, key, number, true),
+            name,
         }
     }
 

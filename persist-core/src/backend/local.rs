@@ -192,7 +192,9 @@ impl LocalBackend {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_deref()
-            .is_some_and(|d| d == dir)
+            // Byte for byte: both are built the same way from the root, and
+            // `Path`'s own equality compares component by component.
+            .is_some_and(|d| d.as_os_str() == dir.as_os_str())
     }
 
     fn set_checked(&self, dir: Option<PathBuf>) {
