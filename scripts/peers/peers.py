@@ -737,7 +737,7 @@ def run(o):
     results = {s: {t: [] for t in tools} for s in scenarios}
     setups = {}  # (tool, kind) -> folder
     # Folders of thousands of small files are removed only at the end: on ext4
-    # without a journal (this machine's disk) inodes freed in the last ~30 s
+    # without a journal (this machine's disk) inodes freed in the last 60 s
     # are skipped one by one when new ones are allocated, so removing one
     # run's files would slow down the creates of the runs after it.
     deferred = []
@@ -799,6 +799,10 @@ def run(o):
         for d in list(setups.values()) + deferred:
             shutil.rmtree(d, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+        # The inodes just freed are not reused for 60 s once their inode
+        # tables are on disk, 6 minutes before: written out now, a run
+        # started a minute after this one does not pay for them.
+        sync()
 
     load_end = loadavg()
     minutes = (time.time() - started) / 60
