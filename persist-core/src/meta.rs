@@ -103,7 +103,9 @@ impl Meta {
 
     /// The pretty JSON written to disk.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut out = serde_json::to_vec_pretty(self)
+        // A small record's meta.json fits without growing the buffer.
+        let mut out = Vec::with_capacity(2048);
+        serde_json::to_writer_pretty(&mut out, self)
             .map_err(|e| Error::corrupt(format!("cannot serialize meta.json: {e}")))?;
         out.push(b'\n');
         Ok(out)
@@ -120,7 +122,7 @@ impl Meta {
         // The canonical text of {"autoinc", "data", "key", "records": field
         // -> blake3}, written directly (fields in sorted order) instead of
         // building that object from clones first.
-        let mut out = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(b"{\"autoinc\":");
         match autoinc {
             Some(n) => write_leaf(&n, &mut out),

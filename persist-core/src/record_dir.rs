@@ -168,18 +168,26 @@ pub(crate) fn file_name(
     number: Option<u64>,
     with_number: bool,
 ) -> String {
-    let mut parts = vec![schema.name.to_owned()];
+    // The parts joined by `-`, written into one string: a save computes this
+    // for every record.
+    let mut name = String::with_capacity(64);
+    name.push_str(schema.name);
     for field in schema.keys.iter().filter(|f| f.filename) {
-        let shown = key
-            .get(field.name)
-            .map_or_else(|| "?".to_owned(), display_value);
-        parts.push(format!("{}{shown}", field.prefix));
+        name.push('-');
+        name.push_str(field.prefix);
+        match key.get(field.name) {
+            Some(Value::String(s)) => name.push_str(s),
+            Some(other) => name.push_str(&display_value(other)),
+            None => name.push('?'),
+        }
     }
     if let (Some(auto), true) = (&schema.autoinc, with_number) {
-        parts.push(match number {
-            Some(n) => format!("{}{n}", auto.prefix),
-            None => format!("{}*", auto.prefix),
-        });
+        name.push('-');
+        name.push_str(auto.prefix);
+        match number {
+            Some(n) => name.push_str(&n.to_string()),
+            None => name.push('*'),
+        }
     }
-    parts.join("-")
+    name
 }
