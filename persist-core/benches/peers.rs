@@ -67,16 +67,25 @@ struct Opts {
     autoinc: usize,
     durable: bool,
     verify: bool,
-    /// A layout written by hand instead of persist: `folder` or `file`.
-    by_hand: Option<String>,
+    /// A layout written by hand instead of persist.
+    by_hand: Option<Layout>,
     setup: bool,
+}
+
+/// The layouts `--by-hand` writes with `std::fs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Layout {
+    /// persist's: a folder, the npy, `meta.json` by rename.
+    Folder,
+    /// pickle's: one file per record.
+    File,
 }
 
 impl Opts {
     fn tool(&self) -> &'static str {
-        match self.by_hand.as_deref() {
-            Some("folder") => return "hand-folder",
-            Some(_) => return "hand-file",
+        match self.by_hand {
+            Some(Layout::Folder) => return "hand-folder",
+            Some(Layout::File) => return "hand-file",
             None => {}
         }
         match (self.durable, self.verify) {
@@ -121,10 +130,13 @@ impl Opts {
                 "--autoinc" => o.autoinc = num(a, value(a)).max(2),
                 "--durable" => o.durable = flag(a, &value(a)),
                 "--verify" => o.verify = flag(a, &value(a)),
-                "--by-hand" => match value(a).as_str() {
-                    v @ ("folder" | "file") => o.by_hand = Some(v.to_owned()),
-                    _ => usage("--by-hand takes folder or file"),
-                },
+                "--by-hand" => {
+                    o.by_hand = Some(match value(a).as_str() {
+                        "folder" => Layout::Folder,
+                        "file" => Layout::File,
+                        _ => usage("--by-hand takes folder or file"),
+                    })
+                }
                 "--setup" => o.setup = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument `{other}`")),
@@ -236,13 +248,11 @@ fn run(o: &Opts) -> serde_json::Value {
             let records: Vec<Small> = (0..o.small).map(small_record).collect();
             let type_dir = o.dir.join("small");
             fs::create_dir_all(&type_dir).unwrap();
-            let folder = o.by_hand.as_deref() == Some("folder");
             let t = start();
             for (i, r) in records.iter().enumerate() {
-                if folder {
-                    save_small_by_hand(&type_dir, i, r, o.durable);
-                } else {
-                    save_small_one_file(&type_dir, i, r);
+                match o.by_hand {
+                    Some(Layout::Folder) => save_small_by_hand(&type_dir, i, r, o.durable),
+                    _ => save_small_one_file(&type_dir, i, r),
                 }
             }
             (t.elapsed().as_secs_f64(), json!({}))
@@ -359,21 +369,21 @@ fn smoke() {
             print_line(&run(&o));
         }
     }
-    for layout in ["folder", "file"] {
+    for layout in [Layout::Folder, Layout::File] {
         let o = Opts {
             scenario: "save_small".to_owned(),
-            dir: tmp.path().join(format!("by-hand-{layout}")),
+            dir: tmp.path().join(format!("by-hand-{layout:?}")),
             array_mb: 4,
             small: 30,
             autoinc: 20,
             durable: false,
             verify: false,
-            by_hand: Some(layout.to_owned()),
+            by_hand: Some(layout),
             setup: false,
         };
         print_line(&run(&o));
         let written = fs::read_dir(o.dir.join("small")).unwrap().count();
-        assert_eq!(written, 30, "{layout}: one folder or file a record");
+        assert_eq!(written, 30, "{layout:?}: one folder or file a record");
     }
 }
 
