@@ -13,7 +13,9 @@
 //! binary re-executed with `--child`), so that the peak RSS of each side can be
 //! read (`VmHWM`, reset with `/proc/self/clear_refs` once the inputs are
 //! built). The row shows both medians, their ratio, the target and the largest
-//! peak RSS seen.
+//! peak RSS seen. The rows of thousands of small saves are the exception: both
+//! sides run in one child, taking turns every 100 records, so that both meet
+//! the disk in the same state (see `child_save_small`).
 //!
 //! Run with no arguments at all (as `cargo test --all-targets` does) it runs a
 //! seconds-long smoke preset and checks nothing.
@@ -271,7 +273,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         id: "autoinc",
-        title: |o| format!("autoinc save: last 100 of {} (vs first 100)", o.autoinc),
+        title: |o| format!("autoinc save: last 100 of {} (vs key 2's first 100)", o.autoinc),
         target: 1.5,
         setup: |_, _| {},
     },
@@ -430,8 +432,8 @@ fn run_child(args: &[String]) {
         "load_big_noverify" => child_load_big(&work, persist, false),
         "mmap_row" => child_mmap(&work, persist, false),
         "mmap_verified" => child_mmap(&work, persist, true),
-        "save_small" => child_save_small(&o, &work, persist, true),
-        "save_small_nosync" => child_save_small(&o, &work, persist, false),
+        "save_small" => child_save_small(&o, &work, true),
+        "save_small_nosync" => child_save_small(&o, &work, false),
         "all_small" => child_all(&o, &work, persist),
         "lookup" => child_lookup(&o, &work, persist),
         "autoinc" => child_autoinc(&o, &work),
@@ -543,34 +545,56 @@ fn child_mmap(work: &Path, persist: bool, verify: bool) -> Measured {
     Measured { secs, extra: None }
 }
 
-fn child_save_small(o: &Opts, work: &Path, persist: bool, durable: bool) -> Measured {
-    let out = work.join("out");
+/// Records per block in the paired scenarios (small saves, autoinc): the two
+/// sides take turns at this grain.
+const PAIR_BLOCK: usize = 100;
+
+/// Both sides of a small-save row in one process, taking turns every
+/// `PAIR_BLOCK` records (who goes first flips every block): persist saves
+/// record `i` into its store, then the reference writes the same record by
+/// hand into a folder beside it, or the other way round.
+///
+/// Run one after the other, each side met the disk in another state: creating
+/// tens of thousands of inodes on this ext4 costs 2-3x more or less depending
+/// on what the allocator meets (groups with recently freed inodes, writeback
+/// of the files made a few seconds before), and which side drew the slow
+/// stretch decided the ratio (0.68-1.67 over five runs). Taking turns, both
+/// sides see the same stretches.
+fn child_save_small(o: &Opts, work: &Path, durable: bool) -> Measured {
     let count = if durable { o.small_durable } else { o.small };
-    if persist {
-        let store = Store::open(&out).unwrap().durable(durable);
-        let t = start();
-        for i in 0..count {
-            small_record(i).save(&store).unwrap();
+    let store = Store::open(work.join("persist")).unwrap().durable(durable);
+    let hand = work.join("reference");
+    fs::create_dir_all(&hand).unwrap();
+    if durable {
+        sync_dir(work);
+    }
+    let type_dir = hand.join("small");
+    let (mut persist_secs, mut reference_secs) = (0.0, 0.0);
+    let _ = start();
+    for (block, first) in (0..count).step_by(PAIR_BLOCK).enumerate() {
+        let records = first..(first + PAIR_BLOCK).min(count);
+        let persist_first = block % 2 == 0;
+        for persist in [persist_first, !persist_first] {
+            let t = Instant::now();
+            if persist {
+                for i in records.clone() {
+                    small_record(i).save(&store).unwrap();
+                }
+                persist_secs += t.elapsed().as_secs_f64();
+            } else {
+                if first == 0 {
+                    raw_mkdir(&type_dir, durable);
+                }
+                for i in records.clone() {
+                    save_small_by_hand(&type_dir, i, &small_record(i), durable);
+                }
+                reference_secs += t.elapsed().as_secs_f64();
+            }
         }
-        Measured {
-            secs: t.elapsed().as_secs_f64(),
-            extra: None,
-        }
-    } else {
-        fs::create_dir_all(&out).unwrap();
-        if durable {
-            sync_dir(out.parent().unwrap());
-        }
-        let t = start();
-        let tdir = out.join("small");
-        raw_mkdir(&tdir, durable);
-        for i in 0..count {
-            save_small_by_hand(&tdir, i, &small_record(i), durable);
-        }
-        Measured {
-            secs: t.elapsed().as_secs_f64(),
-            extra: None,
-        }
+    }
+    Measured {
+        secs: persist_secs,
+        extra: Some(reference_secs),
     }
 }
 
@@ -636,40 +660,61 @@ fn child_lookup(o: &Opts, work: &Path, persist: bool) -> Measured {
     }
 }
 
+/// The autoinc row's measurement, for persist (`autoinc`) or by hand
+/// (`autoinc_raw`): `save(key, n)` makes save number `n` of key 0 or 1 and
+/// returns its seconds. Key 0 gets `o.autoinc` saves; the last 100 are the
+/// measured value. The reference is the first 100 saves of key 1, made in
+/// between those last 100 (taking turns, who goes first flipping every save).
+///
+/// The first 100 saves of key 0 itself, made at the start, met another disk:
+/// nothing written yet, no writeback running. That difference alone grew the
+/// same saves made by hand 1.0-3.9x from run to run, which says nothing about
+/// persist. Key 1's first saves, made at the same time as key 0's last ones,
+/// leave only what the number of saves before them costs: key 0's numbering
+/// and its folder of thousands of numbered folders.
+fn paired_autoinc(o: &Opts, mut save: impl FnMut(usize, usize) -> f64) -> Measured {
+    let k = 100.min(o.autoinc / 2);
+    let window = o.autoinc - k;
+    let mut last = Vec::with_capacity(k);
+    let mut fresh = Vec::with_capacity(k);
+    let _ = start();
+    for n in 0..window {
+        save(0, n);
+    }
+    // Without fsync, the kernel writes earlier saves' files later, and the
+    // saves that happen to run then pay for it: the window starts with
+    // nothing pending.
+    flush_disk_writes();
+    for j in 0..k {
+        if j % 2 == 0 {
+            last.push(save(0, window + j));
+            fresh.push(save(1, j));
+        } else {
+            fresh.push(save(1, j));
+            last.push(save(0, window + j));
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    Measured {
+        secs: mean(&last),
+        extra: Some(mean(&fresh)),
+    }
+}
+
 fn child_autoinc(o: &Opts, work: &Path) -> Measured {
     let store = Store::open(work.join("out")).unwrap().durable(false);
-    let mut times = Vec::with_capacity(o.autoinc);
-    let k = 100.min(o.autoinc / 2);
-    let _ = start();
-    for i in 0..o.autoinc {
-        if i == 0 || i == o.autoinc - k {
-            // Without fsync, the kernel writes earlier saves' files later, and
-            // the saves that happen to run then pay for it. Both measured
-            // windows start with nothing pending, so they compare the cost of
-            // a save itself at 0 and at N numbers.
-            flush_disk_writes();
-        }
-        let mut t = Trial::new("s1");
-        t.score = i as f64;
+    paired_autoinc(o, |key, n| {
+        let mut t = Trial::new(format!("s{key}"));
+        t.score = n as f64;
         t.note = "an autoinc save".to_owned();
         t.trace
-            .set(Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64));
+            .set(Array1::from_shape_fn(TRACE_LEN, |k| (n + k) as f64));
         let started = Instant::now();
         t.save(&store).unwrap();
-        times.push(started.elapsed().as_secs_f64());
-        assert_eq!(t.attempt, Some(i as u64));
-    }
-    if let Some(path) = std::env::var_os("RATIOS_AUTOINC_TIMES") {
-        // Every save's time, one a line, to see where the time grows.
-        let lines: Vec<String> = times.iter().map(|t| format!("{t}")).collect();
-        fs::write(path, lines.join("\n")).unwrap();
-    }
-    let first = times[..k].iter().sum::<f64>() / k as f64;
-    let last = times[times.len() - k..].iter().sum::<f64>() / k as f64;
-    Measured {
-        secs: last,
-        extra: Some(first),
-    }
+        let secs = started.elapsed().as_secs_f64();
+        assert_eq!(t.attempt, Some(n as u64));
+        secs
+    })
 }
 
 /// The file system's own share of the autoinc scenario: the same folders and
@@ -677,18 +722,14 @@ fn child_autoinc(o: &Opts, work: &Path) -> Measured {
 /// meta.json written to a temporary name and renamed) created by hand, no
 /// persist.
 fn child_autoinc_raw(o: &Opts, work: &Path) -> Measured {
-    let key = work.join("out").join("trial").join("trial-s1.key");
-    fs::create_dir_all(&key).unwrap();
-    let k = 100.min(o.autoinc / 2);
-    let mut times = Vec::with_capacity(o.autoinc);
-    let _ = start();
-    for i in 0..o.autoinc {
-        if i == 0 || i == o.autoinc - k {
-            flush_disk_writes();
-        }
-        let trace = Array1::from_shape_fn(TRACE_LEN, |k| (i + k) as f64);
+    let trial = work.join("out").join("trial");
+    for key in 0..2 {
+        fs::create_dir_all(trial.join(format!("trial-s{key}.key"))).unwrap();
+    }
+    paired_autoinc(o, |key, n| {
+        let trace = Array1::from_shape_fn(TRACE_LEN, |k| (n + k) as f64);
         let started = Instant::now();
-        let dir = key.join(i.to_string());
+        let dir = trial.join(format!("trial-s{key}.key")).join(n.to_string());
         fs::create_dir(&dir).unwrap();
         fs::write(dir.join(".claim"), b"{\"pid\": 1}\n").unwrap();
         raw_put_new(&dir, "trace.npy", false, |f| {
@@ -697,19 +738,13 @@ fn child_autoinc_raw(o: &Opts, work: &Path) -> Measured {
             trace.write(&mut w).unwrap();
             w.flush().unwrap();
         });
-        let meta = json!({"type": "trial", "key": {"subject": "s1"}, "autoinc": i,
-                          "data": {"score": i as f64, "note": "an autoinc save"}});
+        let meta = json!({"type": "trial", "key": {"subject": format!("s{key}")}, "autoinc": n,
+                          "data": {"score": n as f64, "note": "an autoinc save"}});
         raw_put(&dir, "meta.json", false, |f| {
             serde_json::to_writer_pretty(f, &meta).unwrap();
         });
-        times.push(started.elapsed().as_secs_f64());
-    }
-    let first = times[..k].iter().sum::<f64>() / k as f64;
-    let last = times[times.len() - k..].iter().sum::<f64>() / k as f64;
-    Measured {
-        secs: last,
-        extra: Some(first),
-    }
+        started.elapsed().as_secs_f64()
+    })
 }
 
 // ---------------------------------------------------------------- parent
@@ -796,21 +831,37 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
     let mut p_peak = 0u64;
     let mut r_peak = 0u64;
     let mut p_rise = 0u64;
-    // The long scenarios (thousands of saves each) run at most 3 rounds.
-    let heavy = matches!(
+    // The long scenarios (thousands of saves each) run at most 3 rounds, each
+    // in one child that measures both sides, taking turns (see
+    // `child_save_small` and `paired_autoinc`).
+    let paired = matches!(
         sc.id,
         "save_small" | "save_small_nosync" | "autoinc" | "autoinc_raw"
     );
-    let rounds = if heavy { o.rounds.min(3) } else { o.rounds };
+    let rounds = if paired { o.rounds.min(3) } else { o.rounds };
     for round in 0..rounds {
-        if sc.id.starts_with("autoinc") {
-            // One run gives both numbers: the first 100 saves are the reference.
+        if paired {
             let round_dir = work.join(format!("{}-{round}", sc.id));
             fs::create_dir_all(&round_dir).unwrap();
-            // Not removed until the bench ends, see below.
-            let s = spawn(exe, sc.id, "persist", &round_dir, o);
+            // Thousands of small files are not removed until the bench ends
+            // (the work folder goes then): on ext4 without a journal (this
+            // machine's disk), inodes freed in the last 60 s are skipped one
+            // by one when a new inode is allocated (`recently_deleted` in the
+            // kernel's profile), so removing one round's 40,000 files made
+            // every file created in the next rounds slower, growing as the
+            // allocator moved into the groups they had used.
+            let s = spawn(exe, sc.id, "both", &round_dir, o);
+            if o.verbose {
+                eprintln!(
+                    "  {} round {round}: persist {}, reference {}",
+                    sc.id,
+                    fmt_secs(s.secs),
+                    fmt_secs(s.extra.unwrap_or(f64::NAN))
+                );
+            }
             p.push(s.secs);
             r.push(s.extra.unwrap_or(f64::NAN));
+            // One process, so one peak for both sides.
             p_peak = p_peak.max(s.peak_kb);
             r_peak = r_peak.max(s.peak_kb);
             continue;
@@ -821,8 +872,8 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
             ["reference", "persist"]
         };
         for side in order {
-            // Scenarios that write get a fresh folder; readers share the setup.
-            let writes = matches!(sc.id, "save_big" | "save_small" | "save_small_nosync");
+            // save_big gets a fresh folder, removed after; readers share the setup.
+            let writes = sc.id == "save_big";
             let child_dir = if writes {
                 let d = work.join(format!("{}-{round}-{side}", sc.id));
                 fs::create_dir_all(&d).unwrap();
@@ -839,14 +890,7 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
                     mb(s.peak_kb)
                 );
             }
-            // Thousands of small files are not removed until the bench ends
-            // (the work folder goes then): on ext4 without a journal (this
-            // machine's disk), inodes freed in the last 60 s are skipped one
-            // by one when a new inode is allocated (`recently_deleted` in the
-            // kernel's profile), so removing one round's 40,000 files made
-            // every file created in the next rounds slower, growing as the
-            // allocator moved into the groups they had used.
-            if writes && !heavy {
+            if writes {
                 let _ = fs::remove_dir_all(&child_dir);
             }
             if side == "persist" {
@@ -881,12 +925,12 @@ fn print_header(o: &Opts) {
         o.label, o.array_mb, o.small, o.small_durable, o.lookup, o.lookup_small, o.autoinc, o.rounds
     );
     println!(
-        "| {:<52} | {:>10} | {:>10} | {:>7} | {:>6} | {:<4} | {:>20} |",
+        "| {:<56} | {:>10} | {:>10} | {:>7} | {:>6} | {:<4} | {:>20} |",
         "scenario", "persist", "reference", "ratio", "target", "pass", "peak RSS MB (p / ref)"
     );
     println!(
         "|{}|{}|{}|{}|{}|{}|{}|",
-        "-".repeat(54),
+        "-".repeat(58),
         "-".repeat(12),
         "-".repeat(12),
         "-".repeat(9),
@@ -915,7 +959,7 @@ fn print_row(o: &Opts, row: &Row) {
         );
     } else {
         println!(
-            "| {:<52} | {:>10} | {:>10} | {:>7.3} | {:>6} | {:<4} | {:>20} |",
+            "| {:<56} | {:>10} | {:>10} | {:>7.3} | {:>6} | {:<4} | {:>20} |",
             row.title,
             fmt_secs(row.persist),
             fmt_secs(row.reference),
