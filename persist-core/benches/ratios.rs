@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 mod common;
 use common::{
     flush_disk_writes, raw_mkdir, raw_put, raw_put_new, reset_peak, save_small_by_hand,
-    small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
+    settle_disk, small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
 };
 
 /// One record holding a big array.
@@ -273,7 +273,12 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         id: "autoinc",
-        title: |o| format!("autoinc save: last 100 of {} (vs key 2's first 100)", o.autoinc),
+        title: |o| {
+            format!(
+                "autoinc save: last 100 of {} (vs key 2's first 100)",
+                o.autoinc
+            )
+        },
         target: 1.5,
         setup: |_, _| {},
     },
@@ -839,8 +844,18 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
         "save_small" | "save_small_nosync" | "autoinc" | "autoinc_raw"
     );
     let rounds = if paired { o.rounds.min(3) } else { o.rounds };
-    for round in 0..rounds {
+    // One untimed round first for the short scenarios: the first children
+    // of a scenario were often the slow ones (on this VM the host backs a
+    // process's fresh memory lazily, 2 MiB pages the most slowly).
+    let warmup = usize::from(!paired && o.label != "smoke");
+    for round in 0..warmup + rounds {
+        let measured = round >= warmup;
         if paired {
+            // Each round starts with nothing pending and no recently freed
+            // inode in the kernel's cache (see `settle_disk`).
+            if o.label != "smoke" {
+                settle_disk();
+            }
             let round_dir = work.join(format!("{}-{round}", sc.id));
             fs::create_dir_all(&round_dir).unwrap();
             // Thousands of small files are not removed until the bench ends
@@ -884,14 +899,22 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
             let s = spawn(exe, sc.id, side, &child_dir, o);
             if o.verbose {
                 eprintln!(
-                    "  {} round {round} {side}: {} (peak {:.0} MB)",
+                    "  {} {} {side}: {} (peak {:.0} MB)",
                     sc.id,
+                    if measured {
+                        format!("round {}", round - warmup)
+                    } else {
+                        "warm-up".to_owned()
+                    },
                     fmt_secs(s.secs),
                     mb(s.peak_kb)
                 );
             }
             if writes {
                 let _ = fs::remove_dir_all(&child_dir);
+            }
+            if !measured {
+                continue;
             }
             if side == "persist" {
                 p.push(s.secs);
@@ -1041,6 +1064,14 @@ fn main() {
             }
         }
     };
+    // Files removed in the minutes before (a build, an earlier run's cleanup)
+    // would slow the small-file rows, on either side (see `settle_disk`).
+    if o.label != "smoke" && !settle_disk() {
+        eprintln!(
+            "note: could not drop the page cache (needs root): the small-file rows may be \
+             slowed if many files were removed in the last minutes"
+        );
+    }
     print_header(&o);
     let mut rows = Vec::new();
     for sc in SCENARIOS {
@@ -1087,11 +1118,12 @@ fn main() {
         eprintln!("kept {}", work.keep().display());
     } else {
         // Removing the run's ~200,000 files leaves inodes the kernel will
-        // not reuse for 60 s once their inode tables are on disk, 6 minutes
-        // before (see the comment in `run_scenario`): written out now, a
-        // run started a minute after this one is not slowed by them.
+        // not reuse for a minute or more (see `settle_disk`): written out and
+        // out of the cache now, they do not slow what runs next.
         let _ = work.close();
-        flush_disk_writes();
+        if o.label != "smoke" {
+            settle_disk();
+        }
     }
     let targets = rows.iter().filter(|r| !r.target.is_nan()).count() + checks.len();
     let failed = rows.iter().filter(|r| !r.pass()).count()

@@ -670,8 +670,27 @@ def measure(cmd, timeout):
     return json.loads(lines[-1])
 
 
-def sync():
+def settle():
+    """Puts the disk in the state a user's saves meet on a machine that has
+    not just removed thousands of files: everything written out, then the
+    clean page cache dropped (root only; nothing unwritten is lost). False
+    when the cache could not be dropped.
+
+    ext4 without a journal (this machine's disk) will not reuse an inode freed
+    in the last 60 s and checks every free inode it passes against the cached
+    block of its inode table (`recently_deleted()`): after a build or a removed
+    store, creating a file costs 3-10x more, by an amount that depends on
+    where the kernel places it, so one tool's saves could land in a crowded
+    block group and the next tool's not. A block no longer cached is not
+    checked. Same as `settle_disk` in persist-core/benches/common.
+    """
     os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1")
+    except OSError:
+        return False
+    return True
 
 
 def warm(d):
@@ -729,6 +748,9 @@ def run(o):
     load_start = loadavg()
     started = time.time()
     print(f"peers: {describe(o)}; stores in {work}; load average {load_start:.2f}", file=sys.stderr)
+    if not settle():
+        print("peers: could not drop the page cache (needs root): saves of small files may be "
+              "slowed if many files were removed in the last minutes", file=sys.stderr)
     for t in tools:
         state = why_not[t] or f"version {version(t)}"
         print(f"  {t}: {state}", file=sys.stderr)
@@ -767,7 +789,7 @@ def run(o):
                             setups[(t, kind)] = d
                     else:
                         d = work / f"{s}-{rnd}-{t}"
-                    sync()
+                    settle()
                     if kind:
                         warm(d)
                     res = measure(command(t, s, d, sizes, o.bin, False), o.timeout)
@@ -799,10 +821,8 @@ def run(o):
         for d in list(setups.values()) + deferred:
             shutil.rmtree(d, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-        # The inodes just freed are not reused for 60 s once their inode
-        # tables are on disk, 6 minutes before: written out now, a run
-        # started a minute after this one does not pay for them.
-        sync()
+        # The inodes just freed would slow what runs next (see settle()).
+        settle()
 
     load_end = loadavg()
     minutes = (time.time() - started) / 60
