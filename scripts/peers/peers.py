@@ -728,7 +728,7 @@ def loadavg():
 
 def describe(o):
     return (f"array {o.array_mb} MB, {o.small} small records, {o.autoinc} autoinc saves; "
-            f"{o.rounds} round{'s' if o.rounds != 1 else ''}; {o.idle:g} s idle before load_big")
+            f"{o.rounds} round{'s' if o.rounds != 1 else ''}")
 
 
 def run(o):
@@ -792,15 +792,6 @@ def run(o):
                     settle()
                     if kind:
                         warm(d)
-                    if s == "load_big" and o.idle > 0:
-                        # A user's load of a large array comes seconds after
-                        # anything else freed memory, not right after a read
-                        # of its file: on this VM the host takes back memory
-                        # the guest has left free for ~2 s, and fresh 2 MiB
-                        # pages (numpy's, for a large array) are then slow to
-                        # get back. Without this pause every tool loaded into
-                        # memory the warming read had just freed.
-                        time.sleep(o.idle)
                     res = measure(command(t, s, d, sizes, o.bin, False), o.timeout)
                     if not kind and s == "save_big":
                         shutil.rmtree(d, ignore_errors=True)
@@ -957,9 +948,6 @@ def main():
                    help="tools, comma-separated: " + ",".join(TOOLS))
     r.add_argument("--timeout", type=float, default=None,
                    help="seconds one measurement may take before it is shown as timeout (600; --quick: 120)")
-    r.add_argument("--idle", type=float, default=3.0,
-                   help="seconds of idle before each load_big measurement (3; 0: right after the "
-                        "page cache is warmed, see PERFORMANCE.md)")
     r.add_argument("--dir", default=None,
                    help="where the stores go (default: target/tmp/peers in the repository)")
     r.add_argument("-v", "--verbose", action="store_true", help="every sample on stderr")
