@@ -115,6 +115,12 @@ impl Opts {
         }
     }
 
+    /// The seconds-long run of `cargo test --all-targets`: it measures
+    /// nothing worth a warm-up and leaves the machine's caches alone.
+    fn is_smoke(&self) -> bool {
+        self.label == "smoke"
+    }
+
     fn rows(&self) -> usize {
         (self.array_mb << 20) / (COLS * 8)
     }
@@ -846,14 +852,14 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
     let rounds = if paired { o.rounds.min(3) } else { o.rounds };
     // One untimed round first for the short scenarios: the first children
     // of a scenario were often the slow ones (on this VM the host backs a
-    // process's fresh memory lazily, 2 MiB pages the most slowly).
-    let warmup = usize::from(!paired && o.label != "smoke");
+    // process's fresh memory lazily).
+    let warmup = usize::from(!paired && !o.is_smoke());
     for round in 0..warmup + rounds {
         let measured = round >= warmup;
         if paired {
             // Each round starts with nothing pending and no recently freed
             // inode in the kernel's cache (see `settle_disk`).
-            if o.label != "smoke" {
+            if !o.is_smoke() {
                 settle_disk();
             }
             let round_dir = work.join(format!("{}-{round}", sc.id));
@@ -1042,7 +1048,7 @@ fn main() {
     } else {
         Opts::parse(&args)
     };
-    if o.label == "smoke" {
+    if o.is_smoke() {
         o.only.clear();
     }
     let exe = std::env::current_exe().expect("the bench binary's path");
@@ -1066,7 +1072,7 @@ fn main() {
     };
     // Files removed in the minutes before (a build, an earlier run's cleanup)
     // would slow the small-file rows, on either side (see `settle_disk`).
-    if o.label != "smoke" && !settle_disk() {
+    if !o.is_smoke() && !settle_disk() {
         eprintln!(
             "note: could not drop the page cache (needs root): the small-file rows may be \
              slowed if many files were removed in the last minutes"
@@ -1121,7 +1127,7 @@ fn main() {
         // not reuse for a minute or more (see `settle_disk`): written out and
         // out of the cache now, they do not slow what runs next.
         let _ = work.close();
-        if o.label != "smoke" {
+        if !o.is_smoke() {
             settle_disk();
         }
     }
