@@ -1,6 +1,7 @@
 //! blake3 checksums taken while bytes stream through, so nothing is read twice.
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -31,7 +32,11 @@ const PARALLEL_HASH_MIN: usize = 1 << 20;
 
 /// From this many bytes in one call, hashing runs on another thread while the
 /// bytes are written or read, instead of in a pass of its own.
-const OVERLAP_MIN: usize = 4 << 20;
+pub(crate) const OVERLAP_MIN: usize = 4 << 20;
+
+/// How many bytes before a large read a [`HashingReader`] with a file keeps,
+/// to hash the first piece of a read at positions again (an npy header).
+const PREFIX_MAX: usize = 64 << 10;
 
 /// What a pipelined read fills before handing the chunk to the hashing thread.
 const READ_CHUNK: usize = 2 << 20;
@@ -87,9 +92,17 @@ pub(crate) struct HashingReader<R> {
     size: u64,
     /// A read returned 0: the end of the file was seen.
     at_end: bool,
+    /// The file `inner` reads, sharing its offset: large reads are made at
+    /// positions, on several threads ([`read_pieces`](crate::parallel_read::read_pieces)).
+    file: Option<File>,
+    /// Everything read so far, while hashing with a `file` and under
+    /// [`PREFIX_MAX`].
+    prefix: Option<Vec<u8>>,
+    /// The file's blake3, once a read at positions hashed it to its end.
+    root: Option<blake3::Hash>,
 }
 
-impl<R: Read> HashingReader<R> {
+impl<R: BufRead> HashingReader<R> {
     /// With `hash` false it only counts (verification turned off).
     pub(crate) fn new(inner: R, hash: bool) -> Self {
         HashingReader {
@@ -97,7 +110,18 @@ impl<R: Read> HashingReader<R> {
             hasher: hash.then(blake3::Hasher::new),
             size: 0,
             at_end: false,
+            file: None,
+            prefix: None,
+            root: None,
         }
+    }
+
+    /// Makes large reads at positions in `file`, which must be the file
+    /// `inner` reads, sharing its offset (a `try_clone` of it), not yet read.
+    pub(crate) fn with_file(mut self, file: File) -> Self {
+        self.prefix = self.hasher.is_some().then(Vec::new);
+        self.file = Some(file);
+        self
     }
 
     /// Reads what the consumer left unread (so the checksum covers the whole
@@ -106,10 +130,71 @@ impl<R: Read> HashingReader<R> {
         if !self.at_end {
             io::copy(&mut self, &mut io::sink())?;
         }
-        Ok((
-            self.hasher.map(|h| h.finalize().to_hex().to_string()),
-            self.size,
-        ))
+        let hash = match self.root {
+            Some(root) => Some(root),
+            None => self.hasher.map(|h| h.finalize()),
+        };
+        Ok((hash.map(|h| h.to_hex().to_string()), self.size))
+    }
+
+    /// Reads into `buf` at positions in the file, on several threads, hashing
+    /// each piece as a subtree where the read goes to the file's end; other
+    /// reads while hashing go through [`read_large`](Self::read_large).
+    fn read_positional(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(file) = &self.file else {
+            return self.read_large(buf);
+        };
+        // What the buffered reader holds already comes first, and leaves it
+        // empty, so the next read after this one starts at the offset set below.
+        let held = self.inner.fill_buf()?;
+        let k = held.len().min(buf.len());
+        buf[..k].copy_from_slice(&held[..k]);
+        self.inner.consume(k);
+        let start = self.size + k as u64;
+        let len = file.metadata()?.len();
+        let (head, rest) = buf.split_at_mut(k);
+        let to_end = len.checked_sub(start) == Some(rest.len() as u64);
+        let before = match (&self.prefix, &self.hasher) {
+            (Some(prefix), Some(_)) if to_end => {
+                let mut before = prefix.clone();
+                before.extend_from_slice(head);
+                Some(before)
+            }
+            // Hashing as one stream: the rest of it reads as one.
+            (_, Some(_)) => {
+                self.prefix = None;
+                if let Some(h) = &mut self.hasher {
+                    update(h, head);
+                }
+                let more = if rest.is_empty() {
+                    0
+                } else {
+                    self.read_large(rest)?
+                };
+                return Ok(k + more);
+            }
+            (_, None) => None,
+        };
+        self.prefix = None;
+        let pieces = crate::parallel_read::read_pieces(file, start, rest, before.as_deref());
+        (&*file).seek(SeekFrom::Start(start + pieces.filled as u64))?;
+        match pieces.root {
+            Some(root) => {
+                self.root = Some(root);
+                self.hasher = None;
+            }
+            None => {
+                // A file that changed under the read: hashed as a stream.
+                if let Some(h) = &mut self.hasher {
+                    update(h, head);
+                    update(h, &rest[..pieces.filled]);
+                }
+            }
+        }
+        match pieces.error {
+            Some(e) if k + pieces.filled == 0 => Err(e),
+            _ => Ok(k + pieces.filled),
+        }
     }
 }
 
@@ -248,17 +333,9 @@ fn prefault_backwards(base: usize, len: usize, reached: &AtomicUsize) {
         if reached.load(Ordering::Acquire) >= start - base {
             return;
         }
-        // SAFETY: `start..end` lies inside the buffer, which outlives this
-        // thread (a scoped thread of `read_large`, which borrows it);
-        // MADV_POPULATE_WRITE maps pages without reading or writing them.
-        let failed = unsafe {
-            libc::madvise(
-                start as *mut libc::c_void,
-                end - start,
-                libc::MADV_POPULATE_WRITE,
-            ) != 0
-        };
-        if failed {
+        // `start..end` lies inside the buffer, which outlives this thread (a
+        // scoped thread of `read_large`, which borrows it).
+        if !crate::parallel_read::populate_range(start, end - start) {
             return;
         }
         end = start;
@@ -268,14 +345,32 @@ fn prefault_backwards(base: usize, len: usize, reached: &AtomicUsize) {
 #[cfg(not(target_os = "linux"))]
 fn prefault_backwards(_base: usize, _len: usize, _reached: &AtomicUsize) {}
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: BufRead> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.root.is_some() {
+            // The hash already ends where the file ended: nothing may follow.
+            if self.inner.read(buf)? > 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file grew while it was read",
+                ));
+            }
+            self.at_end |= !buf.is_empty();
+            return Ok(0);
+        }
         let n = if buf.len() >= OVERLAP_MIN {
-            self.read_large(buf)?
+            self.read_positional(buf)?
         } else {
             let n = self.inner.read(buf)?;
             if let Some(h) = &mut self.hasher {
                 update(h, &buf[..n]);
+            }
+            if let Some(prefix) = &mut self.prefix {
+                if prefix.len() + n <= PREFIX_MAX {
+                    prefix.extend_from_slice(&buf[..n]);
+                } else {
+                    self.prefix = None;
+                }
             }
             n
         };
@@ -289,6 +384,7 @@ impl<R: Read> Read for HashingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::BufReader;
 
     fn data(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
@@ -324,7 +420,8 @@ mod tests {
                 (usize::MAX, false, 0xAB),
                 (4099, false, 0),
             ] {
-                let mut r = HashingReader::new(Trickle(&bytes, step), hash);
+                let mut r =
+                    HashingReader::new(BufReader::with_capacity(4096, Trickle(&bytes, step)), hash);
                 // Fresh zeroed memory (prefaulted while read) or memory
                 // already written: the bytes past the end stay as they were.
                 let mut back = vec![fill; len + 7];
@@ -359,14 +456,79 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut r = HashingReader::new(Failing(10 << 20), true);
+        let failing = |n| BufReader::with_capacity(4096, Failing(n));
+        let mut r = HashingReader::new(failing(10 << 20), true);
         let mut buf = vec![0u8; 32 << 20];
         assert_eq!(r.read(&mut buf).unwrap(), 10 << 20);
         assert!(r.read(&mut buf).is_err());
-        let mut r = HashingReader::new(Failing(0), true);
+        let mut r = HashingReader::new(failing(0), true);
         assert!(r.read(&mut buf).is_err());
-        let mut r = HashingReader::new(Failing(10 << 20), false);
+        let mut r = HashingReader::new(failing(10 << 20), false);
         assert_eq!(r.read(&mut buf).unwrap(), 10 << 20);
         assert!(r.read(&mut buf).is_err());
+    }
+
+    /// A reader over a file with the file itself, as a record file is read:
+    /// a small header first, then one large read.
+    fn file_reader(
+        path: &std::path::Path,
+        hash: bool,
+    ) -> HashingReader<BufReader<Box<dyn Read + Send>>> {
+        let file = File::open(path).unwrap();
+        let inner: Box<dyn Read + Send> = Box::new(file.try_clone().unwrap());
+        HashingReader::new(BufReader::with_capacity(64 << 10, inner), hash).with_file(file)
+    }
+
+    #[test]
+    fn large_reads_at_positions_hash_and_read_like_a_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npy");
+        for (len, tail) in [(OVERLAP_MIN, 0), (3 * READ_CHUNK + 12_345, 0), (9 << 20, 5)] {
+            let bytes = data(128 + len + tail);
+            std::fs::write(&path, &bytes).unwrap();
+            let expected = blake3::hash(&bytes).to_hex().to_string();
+            for hash in [true, false] {
+                let mut r = file_reader(&path, hash);
+                let mut header = [0u8; 128];
+                r.read_exact(&mut header[..10]).unwrap();
+                r.read_exact(&mut header[10..]).unwrap();
+                let mut body = vec![0xAB; len];
+                r.read_exact(&mut body).unwrap();
+                // What follows the large read comes from where it ended.
+                let mut after = Vec::new();
+                r.read_to_end(&mut after).unwrap();
+                assert!(header[..] == bytes[..128]);
+                assert!(body[..] == bytes[128..128 + len], "len {len} hash {hash}");
+                assert!(after[..] == bytes[128 + len..]);
+                let want = hash.then(|| expected.clone());
+                assert_eq!(r.finish().unwrap(), (want, bytes.len() as u64));
+            }
+            // Nothing read after the header: `finish` reads and hashes the rest.
+            let mut r = file_reader(&path, true);
+            let mut header = [0u8; 128];
+            r.read_exact(&mut header).unwrap();
+            assert_eq!(r.finish().unwrap().0, Some(expected));
+        }
+    }
+
+    #[test]
+    fn a_file_that_grows_after_a_read_to_its_end_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npy");
+        let bytes = data(OVERLAP_MIN + 200);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = file_reader(&path, true);
+        let mut head = [0u8; 200];
+        r.read_exact(&mut head).unwrap();
+        let mut body = vec![0; OVERLAP_MIN];
+        r.read_exact(&mut body).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"more")
+            .unwrap();
+        let err = r.finish().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

@@ -53,6 +53,7 @@ mod lazy;
 mod load;
 pub mod maintenance;
 pub mod meta;
+mod parallel_read;
 mod parts;
 mod persistence;
 mod query;

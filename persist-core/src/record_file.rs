@@ -29,19 +29,37 @@ impl RecordFileRef {
     }
 
     fn open(&self) -> Result<HashingReader<BufReader<Box<dyn Read + Send>>>> {
-        let reader = self.store.backend().get(&self.path).map_err(|e| match e {
+        let opened = |e| match e {
             Error::NotFound { .. } => self.missing(),
             other => other.within(&self.record, &self.shown()),
-        })?;
+        };
+        // A large file on the local disk is read at positions, on several
+        // threads; its reader shares the file's offset.
+        let file = if self.entry.size >= crate::checksum::OVERLAP_MIN as u64 {
+            self.store.backend().get_file(&self.path).map_err(opened)?
+        } else {
+            None
+        };
+        let reader: Box<dyn Read + Send> = match &file {
+            Some(file) => Box::new(
+                file.try_clone()
+                    .map_err(|e| Error::io(e).within(&self.record, &self.shown()))?,
+            ),
+            None => self.store.backend().get(&self.path).map_err(opened)?,
+        };
         // No bigger than the file (plus one byte, to see its end in the same
         // read): a 64 KiB buffer for a 1 KiB file costs more to allocate and
         // free than reading it.
         let capacity = usize::try_from(self.entry.size.saturating_add(1))
             .map_or(READ_BUF, |s| s.min(READ_BUF));
-        Ok(HashingReader::new(
+        let reader = HashingReader::new(
             BufReader::with_capacity(capacity, reader),
             self.store.is_verifying(),
-        ))
+        );
+        Ok(match file {
+            Some(file) => reader.with_file(file),
+            None => reader,
+        })
     }
 
     /// The error for a file that is gone: replaced by a newer save, unless the

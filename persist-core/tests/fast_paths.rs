@@ -1,5 +1,6 @@
 //! The fast paths of PERFORMANCE.md keep the contract: memory-mapped views,
-//! the autoinc counter, pipelined hashing of large record files.
+//! the autoinc counter, pipelined hashing of large record files and their
+//! reads at positions.
 
 use persist_core::ndarray::{s, Array1, Array2, Array3, ShapeBuilder};
 use persist_core::{Error, Lazy, Persistence, Store};
@@ -211,6 +212,44 @@ fn large_record_files_round_trip_through_the_pipelined_hash() {
         let back = Movie::new("big").load(&lax).unwrap();
         assert_eq!(back.frames.get().unwrap(), &big);
     }
+}
+
+#[test]
+fn a_changed_large_file_fails_the_verified_read_wherever_it_changed() {
+    // 24 MB: read at positions, on several threads, in 2 MiB pieces, each
+    // hashed as a subtree. A change in the first piece (with the header), in
+    // one in the middle or in the short last one must fail the check.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let big = Array2::from_shape_fn((3001, 1000), |(i, j)| (i * 7 + j) as f64);
+    let mut m = Movie::new("big");
+    m.frames.set(big.clone());
+    m.save(&store).unwrap();
+    let path = frames_file(dir.path());
+    let saved = std::fs::read(&path).unwrap();
+    for at in [200, 9 << 20, saved.len() - 3] {
+        let mut bytes = saved.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let back = Movie::new("big").load(&store).unwrap();
+        let err = back.frames.get().unwrap_err();
+        assert!(matches!(err, Error::Integrity { .. }), "byte {at}: {err}");
+        // Unverified, the changed bytes are what comes back.
+        let lax = Movie::new("big")
+            .load(&store.clone().verify(false))
+            .unwrap();
+        let got = lax.frames.get().unwrap();
+        assert!(got != big, "byte {at}: the change is read");
+    }
+    // A shorter file is an error with or without the check, never a panic.
+    std::fs::write(&path, &saved[..saved.len() - 4096]).unwrap();
+    for store in [store.clone(), store.clone().verify(false)] {
+        let back = Movie::new("big").load(&store).unwrap();
+        assert!(back.frames.get().is_err());
+    }
+    std::fs::write(&path, &saved).unwrap();
+    let back = Movie::new("big").load(&store).unwrap();
+    assert_eq!(back.frames.get().unwrap(), &big);
 }
 
 #[test]

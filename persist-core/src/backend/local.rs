@@ -403,6 +403,10 @@ impl Backend for LocalBackend {
         Ok(Box::new(self.open_file(path)?))
     }
 
+    fn get_file(&self, path: &str) -> Result<Option<File>> {
+        self.open_file(path).map(Some)
+    }
+
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
         // No `fstat`: what persist reads whole (meta.json) is small, so a
         // guess at the size costs less than asking, and a folder in the

@@ -110,6 +110,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// Opens the object at `path` as a file on the local disk, where objects
+    /// are such files (the default: `Ok(None)`, and [`get`](Backend::get) is
+    /// used). A large record file is then read at positions, on several
+    /// threads at once, instead of as one stream. The same checks as `get`
+    /// apply; [`Error::NotFound`] if absent.
+    fn get_file(&self, _path: &str) -> Result<Option<std::fs::File>> {
+        Ok(None)
+    }
+
     /// The names of the folders among the children of `prefix`: what
     /// [`list`](Backend::list) gives with `is_dir`, for backends that can skip
     /// the sizes and times (a local folder lists names without a `stat` each).
