@@ -84,7 +84,10 @@ pub(crate) fn read_pieces(
         }
     };
     let mut results = std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        // A thread that cannot be started leaves its share to the others.
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .collect();
         let mut all = work();
         for h in helpers {
             all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
