@@ -154,18 +154,15 @@ impl<R: BufRead> HashingReader<R> {
         let len = file.metadata()?.len();
         let (head, rest) = buf.split_at_mut(k);
         let to_end = len.checked_sub(start) == Some(rest.len() as u64);
-        let before = match (&self.prefix, &self.hasher) {
-            (Some(prefix), Some(_)) if to_end => {
-                let mut before = prefix.clone();
+        // The prefix serves this large read only: what follows is past it.
+        let before = match (self.prefix.take(), &mut self.hasher) {
+            (Some(mut before), Some(_)) if to_end => {
                 before.extend_from_slice(head);
                 Some(before)
             }
             // Hashing as one stream: the rest of it reads as one.
-            (_, Some(_)) => {
-                self.prefix = None;
-                if let Some(h) = &mut self.hasher {
-                    update(h, head);
-                }
+            (_, Some(h)) => {
+                update(h, head);
                 let more = if rest.is_empty() {
                     0
                 } else {
@@ -175,7 +172,6 @@ impl<R: BufRead> HashingReader<R> {
             }
             (_, None) => None,
         };
-        self.prefix = None;
         let pieces = crate::parallel_read::read_pieces(file, start, rest, before.as_deref());
         (&*file).seek(SeekFrom::Start(start + pieces.filled as u64))?;
         match pieces.root {
