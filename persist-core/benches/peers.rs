@@ -5,7 +5,7 @@
 //! per measurement, alternating with the Python tools.
 //!
 //! ```text
-//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--verify true|false] [--by-hand folder|file] [--setup]
+//! peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N] [--durable true|false] [--verify true|false] [--by-hand LAYOUT] [--setup]
 //! ```
 //!
 //! One scenario, in this process: `--setup` writes the store a load scenario
@@ -20,6 +20,9 @@
 //! the floor of a layout, written with `std::fs` in this process: `hand-folder`
 //! is persist's layout (a folder, the npy, `meta.json` by rename) and
 //! `hand-file` the one file per record of pickle and neuralib.
+//! `--by-hand folder-syscalls|file-syscalls` (`syscalls-folder`,
+//! `syscalls-file`) make every name and byte before the timer, so only the
+//! file system's own work is timed: the least any save in that layout costs.
 //!
 //! Run with no arguments at all (as `cargo test --all-targets` does) it is a
 //! seconds-long smoke run of every scenario, both durabilities, in a tempdir.
@@ -34,8 +37,8 @@ use serde_json::json;
 
 mod common;
 use common::{
-    flush_disk_writes, reset_peak, save_small_by_hand, save_small_one_file, small_key,
-    small_record, status_kb, Small, Trial, TRACE_LEN,
+    flush_disk_writes, reset_peak, small_key, small_record, status_kb, Small, SmallWrite, Trial,
+    TRACE_LEN,
 };
 
 /// One record holding a big array.
@@ -68,7 +71,7 @@ struct Opts {
     durable: bool,
     verify: bool,
     /// A layout written by hand instead of persist.
-    by_hand: Option<Layout>,
+    by_hand: Option<ByHand>,
     setup: bool,
 }
 
@@ -81,12 +84,23 @@ enum Layout {
     File,
 }
 
+/// What `--by-hand` measures.
+#[derive(Clone, Copy, Debug)]
+struct ByHand {
+    layout: Layout,
+    /// Names and bytes made before the timer: only the file system is timed.
+    syscalls_only: bool,
+}
+
 impl Opts {
     fn tool(&self) -> &'static str {
-        match self.by_hand {
-            Some(Layout::Folder) => return "hand-folder",
-            Some(Layout::File) => return "hand-file",
-            None => {}
+        if let Some(h) = self.by_hand {
+            return match (h.layout, h.syscalls_only) {
+                (Layout::Folder, false) => "hand-folder",
+                (Layout::File, false) => "hand-file",
+                (Layout::Folder, true) => "syscalls-folder",
+                (Layout::File, true) => "syscalls-file",
+            };
         }
         match (self.durable, self.verify) {
             (true, true) => "persist",
@@ -131,11 +145,19 @@ impl Opts {
                 "--durable" => o.durable = flag(a, &value(a)),
                 "--verify" => o.verify = flag(a, &value(a)),
                 "--by-hand" => {
-                    o.by_hand = Some(match value(a).as_str() {
-                        "folder" => Layout::Folder,
-                        "file" => Layout::File,
-                        _ => usage("--by-hand takes folder or file"),
-                    })
+                    let (layout, syscalls_only) = match value(a).as_str() {
+                        "folder" => (Layout::Folder, false),
+                        "file" => (Layout::File, false),
+                        "folder-syscalls" => (Layout::Folder, true),
+                        "file-syscalls" => (Layout::File, true),
+                        _ => {
+                            usage("--by-hand takes folder, file, folder-syscalls or file-syscalls")
+                        }
+                    };
+                    o.by_hand = Some(ByHand {
+                        layout,
+                        syscalls_only,
+                    });
                 }
                 "--setup" => o.setup = true,
                 "-h" | "--help" => usage(""),
@@ -169,7 +191,8 @@ fn usage(err: &str) -> ! {
     }
     eprintln!(
         "usage: peers --scenario NAME --dir PATH [--array-mb N] [--small N] [--autoinc N]\n\
-         \x20            [--durable true|false] [--verify true|false] [--by-hand folder|file]\n\
+         \x20            [--durable true|false] [--verify true|false]\n\
+         \x20            [--by-hand folder|file|folder-syscalls|file-syscalls]\n\
          \x20            [--setup]\n\
          scenarios: {}",
         SCENARIOS.join(", ")
@@ -245,17 +268,32 @@ fn run(o: &Opts) -> serde_json::Value {
             (secs, json!({}))
         }
         "save_small" if o.by_hand.is_some() => {
+            let h = o.by_hand.expect("checked by the guard");
             let records: Vec<Small> = (0..o.small).map(small_record).collect();
             let type_dir = o.dir.join("small");
             fs::create_dir_all(&type_dir).unwrap();
-            let t = start();
-            for (i, r) in records.iter().enumerate() {
-                match o.by_hand {
-                    Some(Layout::Folder) => save_small_by_hand(&type_dir, i, r, o.durable),
-                    _ => save_small_one_file(&type_dir, i, r),
+            let made = |i: usize, r: &Small| match h.layout {
+                Layout::Folder => SmallWrite::folder(&type_dir, i, r),
+                Layout::File => SmallWrite::file(&type_dir, i, r),
+            };
+            if h.syscalls_only {
+                let writes: Vec<SmallWrite> = records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| made(i, r))
+                    .collect();
+                let t = start();
+                for w in &writes {
+                    w.write(o.durable);
                 }
+                (t.elapsed().as_secs_f64(), json!({}))
+            } else {
+                let t = start();
+                for (i, r) in records.iter().enumerate() {
+                    made(i, r).write(o.durable);
+                }
+                (t.elapsed().as_secs_f64(), json!({}))
             }
-            (t.elapsed().as_secs_f64(), json!({}))
         }
         "save_small" => {
             let store = store(o);
@@ -369,16 +407,26 @@ fn smoke() {
             print_line(&run(&o));
         }
     }
-    for layout in [Layout::Folder, Layout::File] {
+    for (layout, syscalls_only) in [
+        (Layout::Folder, false),
+        (Layout::File, false),
+        (Layout::Folder, true),
+        (Layout::File, true),
+    ] {
         let o = Opts {
             scenario: "save_small".to_owned(),
-            dir: tmp.path().join(format!("by-hand-{layout:?}")),
+            dir: tmp
+                .path()
+                .join(format!("by-hand-{layout:?}-{syscalls_only}")),
             array_mb: 4,
             small: 30,
             autoinc: 20,
             durable: false,
             verify: false,
-            by_hand: Some(layout),
+            by_hand: Some(ByHand {
+                layout,
+                syscalls_only,
+            }),
             setup: false,
         };
         print_line(&run(&o));

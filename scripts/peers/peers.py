@@ -42,10 +42,13 @@ PY_TOOLS = ["numpy", "pickle", "joblib", "joblib-memory", "dman", "persistable",
 # Not tools but floors, run by the persist binary (`--by-hand`): the small
 # records written with std::fs in Rust, in persist's layout (a folder, the npy,
 # meta.json by rename) and in pickle's (one file in place). They show what
-# each layout costs on this disk before any tool's own work.
-HAND_TOOLS = ["hand-folder", "hand-file"]
-BIN_TOOLS = PERSIST_TOOLS + HAND_TOOLS
-TOOLS = PERSIST_TOOLS + PY_TOOLS + HAND_TOOLS
+# each layout costs on this disk before any tool's own work. `syscalls-*` make
+# every name and byte before the timer: only the file system's work is timed.
+# The value is what the binary's `--by-hand` takes.
+HAND_TOOLS = {"hand-folder": "folder", "hand-file": "file",
+              "syscalls-folder": "folder-syscalls", "syscalls-file": "file-syscalls"}
+BIN_TOOLS = PERSIST_TOOLS + list(HAND_TOOLS)
+TOOLS = PERSIST_TOOLS + PY_TOOLS + list(HAND_TOOLS)
 
 # What each tool needs to import (checked in a subprocess before the run).
 MODULES = {
@@ -82,8 +85,7 @@ SUPPORT = {
     "dman": ALL,
     "persistable": ALL - {"autoinc"},
     "neuralib": ALL,
-    "hand-folder": {"save_small"},
-    "hand-file": {"save_small"},
+    **{t: {"save_small"} for t in HAND_TOOLS},
 }
 
 # Which stored data a load scenario reads (written once per tool, untimed).
@@ -648,7 +650,7 @@ def command(tool, scenario, d, sizes, persist_bin, setup):
                "--durable", "true" if tool == "persist" else "false",
                "--verify", "true" if tool == "persist" else "false"] + sizes.args()
         if tool in HAND_TOOLS:
-            cmd += ["--by-hand", tool.removeprefix("hand-")]
+            cmd += ["--by-hand", HAND_TOOLS[tool]]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "child", "--tool", tool,
                "--scenario", scenario, "--dir", str(d)] + sizes.args()

@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use persist_core::ndarray::Array1;
@@ -162,37 +162,70 @@ fn small_meta(r: &Small, trace_file: &str) -> serde_json::Value {
     })
 }
 
-/// Small record `i` in persist's layout, by hand without persist: a folder,
-/// the npy created in place, then `meta.json` by temp file and rename (the
-/// same steps and sync policy as a persist save, without its checksums,
-/// canonical key or checks). The floor of that layout.
-pub fn save_small_by_hand(type_dir: &Path, i: usize, r: &Small, durable: bool) {
-    let dir = type_dir.join(format!("small-{}-{}.{i}", r.animal, r.date));
-    raw_mkdir(&dir, durable);
-    let trace = r.trace.get().unwrap();
-    raw_put_new(&dir, "trace.npy", durable, |f| {
-        let mut w = BufWriter::new(f);
-        trace.write(&mut w).unwrap();
-        w.flush().unwrap();
-    });
-    let meta = small_meta(r, "trace.npy");
-    raw_put(&dir, "meta.json", durable, |f| {
-        let mut w = BufWriter::new(f);
-        serde_json::to_writer_pretty(&mut w, &meta).unwrap();
-        w.flush().unwrap();
-    });
+/// Small record `i` written by hand in one of two layouts, split in two: what
+/// any save must make first (the names and the bytes, [`SmallWrite::folder`]
+/// and [`SmallWrite::file`]) and what only the file system does
+/// ([`SmallWrite::write`]). No checksum, canonical key or checks.
+pub enum SmallWrite {
+    /// persist's layout: a folder, the npy created in place, then `meta.json`
+    /// by temp file and rename (the same steps and sync policy as a persist
+    /// save). The floor of that layout.
+    Folder {
+        dir: PathBuf,
+        npy: Vec<u8>,
+        meta: Vec<u8>,
+    },
+    /// One file per record, what pickle and neuralib's `PickleHandler` do:
+    /// created or truncated in place, no folder, no rename, never fsynced;
+    /// the JSON, then the npy bytes. The floor of that layout.
+    File { path: PathBuf, bytes: Vec<u8> },
 }
 
-/// Small record `i` as one file, by hand: what pickle and neuralib's
-/// `PickleHandler` do (created or truncated in place, no folder, no rename,
-/// no fsync): the JSON, then the npy bytes. The floor of that layout.
-pub fn save_small_one_file(dir: &Path, i: usize, r: &Small) {
-    let name = format!(
-        "small-{}-{}-{}-{}-{}.{i}",
-        r.animal, r.session, r.date, r.lab, r.rig
-    );
-    let mut w = BufWriter::new(File::create(dir.join(name)).unwrap());
-    serde_json::to_writer(&mut w, &small_meta(r, "")).unwrap();
-    r.trace.get().unwrap().write(&mut w).unwrap();
-    w.flush().unwrap();
+impl SmallWrite {
+    pub fn folder(type_dir: &Path, i: usize, r: &Small) -> SmallWrite {
+        let meta = serde_json::to_vec_pretty(&small_meta(r, "trace.npy")).unwrap();
+        SmallWrite::Folder {
+            dir: type_dir.join(format!("small-{}-{}.{i}", r.animal, r.date)),
+            npy: npy_bytes(r),
+            meta,
+        }
+    }
+
+    pub fn file(dir: &Path, i: usize, r: &Small) -> SmallWrite {
+        let name = format!(
+            "small-{}-{}-{}-{}-{}.{i}",
+            r.animal, r.session, r.date, r.lab, r.rig
+        );
+        let mut bytes = serde_json::to_vec(&small_meta(r, "")).unwrap();
+        bytes.extend(npy_bytes(r));
+        SmallWrite::File {
+            path: dir.join(name),
+            bytes,
+        }
+    }
+
+    pub fn write(&self, durable: bool) {
+        match self {
+            SmallWrite::Folder { dir, npy, meta } => {
+                raw_mkdir(dir, durable);
+                raw_put_new(dir, "trace.npy", durable, |f| f.write_all(npy).unwrap());
+                raw_put(dir, "meta.json", durable, |f| f.write_all(meta).unwrap());
+            }
+            SmallWrite::File { path, bytes } => {
+                File::create(path).unwrap().write_all(bytes).unwrap();
+            }
+        }
+    }
+}
+
+fn npy_bytes(r: &Small) -> Vec<u8> {
+    let mut npy = Vec::new();
+    r.trace.get().unwrap().write(&mut npy).unwrap();
+    npy
+}
+
+/// Small record `i` in persist's layout by hand ([`SmallWrite::Folder`]),
+/// its bytes made as it is saved.
+pub fn save_small_by_hand(type_dir: &Path, i: usize, r: &Small, durable: bool) {
+    SmallWrite::folder(type_dir, i, r).write(durable);
 }
