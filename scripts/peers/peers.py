@@ -773,8 +773,8 @@ def run(o):
             for rnd in range(o.rounds):
                 # The order rotates, each round starting len(here) / rounds
                 # places further on, so that every tool runs early in some
-                # rounds and late in others: a round's saves slow down the
-                # ones after them. (Rotating by one place, with 13 tools and
+                # rounds and late in others, whatever the disk does as a
+                # scenario fills it. (Rotating by one place, with 13 tools and
                 # 3 rounds, kept the list's first few tools early every time.)
                 k = (rnd * len(here)) // o.rounds % max(len(here), 1)
                 order = here[k:] + here[:k]
