@@ -236,17 +236,10 @@ impl<R: Read> HashingReader<R> {
             let mut result = Ok(());
             for chunk in buf.chunks_mut(READ_CHUNK) {
                 reached.store(filled + chunk.len(), Ordering::Release);
-                let mut got = 0;
-                while got < chunk.len() {
-                    match inner.read(&mut chunk[got..]) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
+                let (got, error) =
+                    crate::parallel_read::read_fully(chunk, |rest, _| inner.read(rest));
+                if let Some(e) = error {
+                    result = Err(e);
                 }
                 let whole = got == chunk.len();
                 let chunk: &[u8] = chunk;

@@ -140,9 +140,19 @@ fn merge(mut cvs: Vec<ChainingValue>) -> Option<blake3::Hash> {
 /// Reads `buf.len()` bytes at `offset`, or fewer at the file's end or on an
 /// error (returned with the count).
 fn read_at_fully(file: &File, buf: &mut [u8], offset: u64) -> (usize, Option<io::Error>) {
+    read_fully(buf, |rest, got| read_at(file, rest, offset + got as u64))
+}
+
+/// Fills `buf` by calling `read(rest of buf, bytes so far)` until it is full,
+/// `read` returns 0 (the end) or an error other than `Interrupted`; the count,
+/// and the error if there was one.
+pub(crate) fn read_fully(
+    buf: &mut [u8],
+    mut read: impl FnMut(&mut [u8], usize) -> io::Result<usize>,
+) -> (usize, Option<io::Error>) {
     let mut got = 0;
     while got < buf.len() {
-        match read_at(file, &mut buf[got..], offset + got as u64) {
+        match read(&mut buf[got..], got) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
