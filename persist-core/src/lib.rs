@@ -42,25 +42,21 @@
 
 #![warn(missing_docs)]
 
-mod autoinc;
+// The layers, each using only those above it in this list (ARCHITECTURE.md).
 pub mod backend;
 mod checksum;
 pub mod error;
-mod files;
 pub mod format;
 pub mod key;
 mod lazy;
-mod load;
 pub mod maintenance;
 pub mod meta;
+mod ops;
 mod parallel_read;
-mod parts;
 mod persistence;
-mod query;
-mod record_dir;
+mod record;
 mod record_file;
 mod reference;
-mod save;
 #[doc(hidden)]
 pub mod schema;
 mod store;
@@ -76,9 +72,9 @@ pub use error::{BoxError, Error, Result};
 pub use format::{Json, Storable};
 pub use key::KeyHash;
 pub use lazy::{Lazy, MmapView};
-pub use load::Records;
+pub use ops::list::Records;
 pub use persistence::{Migrate, Persistence};
-pub use record_dir::RecordDir;
+pub use record::RecordDir;
 pub use reference::Ref;
 pub use store::Store;
 

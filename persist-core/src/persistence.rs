@@ -1,14 +1,14 @@
-//! The [`Persistence`] trait: what every `#[derive(Persistence)]` type can do.
+//! The [`Persistence`] trait: what every `#[derive(Persistence)]` type can do,
+//! written once over the [`Record`] hooks the derive implements.
 
 use serde_json::Value;
 
 use crate::error::{BoxError, Error, Result};
 use crate::format::Storable;
-use crate::parts::Parts;
-use crate::private::RecordOut;
-use crate::schema::Schema;
+use crate::ops::list::{self, Records};
+use crate::ops::{files, read, refs, save};
+use crate::record::{filename, Record};
 use crate::store::Store;
-use crate::{files, load, reference, save};
 
 /// A result that can be kept in a [`Store`]: derive it, never implement it by
 /// hand.
@@ -37,37 +37,7 @@ use crate::{files, load, reference, save};
 /// assert_eq!(back.filename(), "spectrum-S1");
 /// # Ok::<(), persist_core::Error>(())
 /// ```
-pub trait Persistence: Sized {
-    #[doc(hidden)]
-    const __SCHEMA: &'static Schema;
-    #[doc(hidden)]
-    fn __key(&self) -> Result<Vec<Value>>;
-    #[doc(hidden)]
-    fn __autoinc(&self) -> Option<u64>;
-    #[doc(hidden)]
-    fn __set_autoinc(&mut self, n: Option<u64>) -> Result<()>;
-    #[doc(hidden)]
-    fn __data(&self) -> Result<Vec<Value>>;
-    #[doc(hidden)]
-    fn __records(&self) -> Vec<RecordOut<'_>>;
-    #[doc(hidden)]
-    fn __from_parts(parts: &mut Parts) -> Result<Self>;
-    #[doc(hidden)]
-    fn __migrate(from_version: u32, _meta: &mut Value) -> Result<()> {
-        Err(Error::TypeMismatch {
-            record: String::new(),
-            path: String::new(),
-            expected: format!(
-                "version {} of `{}`",
-                Self::__SCHEMA.version,
-                Self::__SCHEMA.name
-            ),
-            found: format!(
-                "a record saved with version {from_version} (add #[persist(migrate)] and implement persist_core::Migrate to convert it)"
-            ),
-        })
-    }
-
+pub trait Persistence: Record {
     /// Saves the record: record files first under new names, `meta.json` last
     /// by atomic rename, superseded files removed after. An `#[autoinc]` field
     /// left `None` is given the next free number (max existing + 1, first 0),
@@ -75,28 +45,20 @@ pub trait Persistence: Sized {
     ///
     /// `Lazy` fields that are empty are saved without a file and load empty;
     /// unread ones loaded from the same record are kept without being rewritten.
-    fn save(&mut self, store: &Store) -> Result<()> {
-        save::save(self, store)
-    }
+    fn save(&mut self, store: &Store) -> Result<()>;
 
     /// The stored record with this key. Record fields stay unread until touched.
     ///
     /// Errors: [`Error::AutoIncUnresolved`] if the autoinc is `None`,
     /// [`Error::NotFound`] if nothing is stored under the key.
-    fn load(&self, store: &Store) -> Result<Self> {
-        load::load(self, store)
-    }
+    fn load(&self, store: &Store) -> Result<Self>;
 
     /// Whether a record with this key is stored.
-    fn exists(&self, store: &Store) -> Result<bool> {
-        load::exists(self, store)
-    }
+    fn exists(&self, store: &Store) -> Result<bool>;
 
     /// Removes the record, its record files and its extra files;
     /// [`Error::NotFound`] if absent. An autoinc number stays taken.
-    fn remove(&self, store: &Store) -> Result<()> {
-        save::remove(self, store)
-    }
+    fn remove(&self, store: &Store) -> Result<()>;
 
     /// Loads the record; if it is not stored, runs `compute` on `self`, saves
     /// the result and returns it. With an `#[autoinc]` field left `None`, always
@@ -104,24 +66,9 @@ pub trait Persistence: Sized {
     ///
     /// An error from `compute` comes back as [`Error::Compute`] and nothing is
     /// saved. A damaged record is an error, not a reason to recompute.
-    fn load_or_compute<F>(mut self, store: &Store, compute: F) -> Result<Self>
+    fn load_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
-        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
-    {
-        let unresolved = Self::__SCHEMA.autoinc.is_some() && self.__autoinc().is_none();
-        if !unresolved {
-            match self.load(store) {
-                Err(Error::NotFound { .. }) => {}
-                other => return other,
-            }
-        }
-        compute(&mut self).map_err(|source| Error::Compute {
-            record: crate::private::filename(&self),
-            source,
-        })?;
-        self.save(store)?;
-        Ok(self)
-    }
+        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>;
 
     /// Like [`load_or_compute`](Persistence::load_or_compute), but a stored
     /// record that [`is_stale`](Persistence::is_stale) (an upstream it was
@@ -162,6 +109,81 @@ pub trait Persistence: Sized {
     /// ```
     fn load_fresh_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
+        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>;
+
+    /// Every stored record with this key, any autoinc number, ascending. Numbers
+    /// claimed by a save that never finished are skipped.
+    fn load_all(&self, store: &Store) -> Result<Vec<Self>>;
+
+    /// Every stored record of this type, by file name. A damaged record is one
+    /// `Err` item; the listing goes on.
+    fn all(store: &Store) -> Result<Records<Self>>;
+
+    /// Keeps an extra file with the record (the record must be saved). `name`
+    /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`]. Extra
+    /// files live apart from the record's own files; `remove` removes them.
+    fn save_file<V: Storable>(&self, store: &Store, name: &str, value: &V) -> Result<()>;
+
+    /// Reads an extra file kept with [`save_file`](Persistence::save_file).
+    fn load_file<V: Storable>(&self, store: &Store, name: &str) -> Result<V>;
+
+    /// The key as a JSON object by field name (the autoinc included); a
+    /// [`Ref`](crate::Ref) field holds its upstream's params tree.
+    fn params_tree(&self) -> Value;
+
+    /// Whether an upstream record this one was computed from (a
+    /// [`Ref`](crate::Ref) in its key) now has other content, or is gone, since
+    /// this record was saved. [`Error::NotFound`] if this record is not stored.
+    ///
+    /// Content is compared by hash (key, data and record-file contents), so an
+    /// upstream saved again with the same content is no change. Staleness
+    /// follows chains: in A → B → C, a change to A makes B stale and C too
+    /// (C was computed from a B that was computed from old data) until B is
+    /// computed again; C then stays stale only if B's content changed.
+    /// A record without `Ref`s is never stale.
+    fn is_stale(&self, store: &Store) -> Result<bool>;
+}
+
+/// Every type the derive made a [`Record`] is a [`Persistence`]: the user
+/// methods are written once, over the hooks.
+impl<T: Record> Persistence for T {
+    fn save(&mut self, store: &Store) -> Result<()> {
+        save::save(self, store)
+    }
+
+    fn load(&self, store: &Store) -> Result<Self> {
+        read::load(self, store)
+    }
+
+    fn exists(&self, store: &Store) -> Result<bool> {
+        read::exists(self, store)
+    }
+
+    fn remove(&self, store: &Store) -> Result<()> {
+        save::remove(self, store)
+    }
+
+    fn load_or_compute<F>(mut self, store: &Store, compute: F) -> Result<Self>
+    where
+        F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
+    {
+        let unresolved = Self::__SCHEMA.autoinc.is_some() && self.__autoinc().is_none();
+        if !unresolved {
+            match self.load(store) {
+                Err(Error::NotFound { .. }) => {}
+                other => return other,
+            }
+        }
+        compute(&mut self).map_err(|source| Error::Compute {
+            record: filename(&self),
+            source,
+        })?;
+        self.save(store)?;
+        Ok(self)
+    }
+
+    fn load_fresh_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
+    where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
         let resolved = Self::__SCHEMA.autoinc.is_none() || self.__autoinc().is_some();
@@ -170,7 +192,7 @@ pub trait Persistence: Sized {
                 Ok(true) => {
                     let mut fresh = self;
                     compute(&mut fresh).map_err(|source| Error::Compute {
-                        record: crate::private::filename(&fresh),
+                        record: filename(&fresh),
                         source,
                     })?;
                     fresh.save(store)?;
@@ -184,48 +206,28 @@ pub trait Persistence: Sized {
         self.load_or_compute(store, compute)
     }
 
-    /// Every stored record with this key, any autoinc number, ascending. Numbers
-    /// claimed by a save that never finished are skipped.
     fn load_all(&self, store: &Store) -> Result<Vec<Self>> {
-        load::load_all(self, store)
+        list::load_all(self, store)
     }
 
-    /// Every stored record of this type, by file name. A damaged record is one
-    /// `Err` item; the listing goes on.
-    fn all(store: &Store) -> Result<load::Records<Self>> {
-        load::all(store)
+    fn all(store: &Store) -> Result<Records<Self>> {
+        list::all(store)
     }
 
-    /// Keeps an extra file with the record (the record must be saved). `name`
-    /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`]. Extra
-    /// files live apart from the record's own files; `remove` removes them.
     fn save_file<V: Storable>(&self, store: &Store, name: &str, value: &V) -> Result<()> {
         files::save_file(self, store, name, value)
     }
 
-    /// Reads an extra file kept with [`save_file`](Persistence::save_file).
     fn load_file<V: Storable>(&self, store: &Store, name: &str) -> Result<V> {
         files::load_file(self, store, name)
     }
 
-    /// The key as a JSON object by field name (the autoinc included); a
-    /// [`Ref`](crate::Ref) field holds its upstream's params tree.
     fn params_tree(&self) -> Value {
-        reference::params_tree(self)
+        refs::params_tree(self)
     }
 
-    /// Whether an upstream record this one was computed from (a
-    /// [`Ref`](crate::Ref) in its key) now has other content, or is gone, since
-    /// this record was saved. [`Error::NotFound`] if this record is not stored.
-    ///
-    /// Content is compared by hash (key, data and record-file contents), so an
-    /// upstream saved again with the same content is no change. Staleness
-    /// follows chains: in A → B → C, a change to A makes B stale and C too
-    /// (C was computed from a B that was computed from old data) until B is
-    /// computed again; C then stays stale only if B's content changed.
-    /// A record without `Ref`s is never stale.
     fn is_stale(&self, store: &Store) -> Result<bool> {
-        reference::is_stale(self, store)
+        refs::is_stale(self, store)
     }
 }
 

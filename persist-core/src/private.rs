@@ -1,7 +1,9 @@
 //! What generated code calls. Not public API: names and signatures here change
 //! with the derive, which is pinned to this exact version of the runtime.
-
-use std::io::Write;
+//!
+//! A leaf: nothing in the crate imports it; it only gathers what the derive
+//! names (the [`Record`] trait it implements, [`Parts`] and [`RecordOut`]) and
+//! the few conversions its code calls.
 
 use serde::Serialize;
 
@@ -17,39 +19,13 @@ pub use std::string::String;
 pub use std::vec;
 pub use std::vec::Vec;
 
-pub use crate::parts::Parts;
+pub use crate::record::{record_out, AutoIncInt, Parts, Record, RecordOut};
 pub use crate::schema::{AutoIncField, KeyField, RecordField, Schema};
 
 use crate::error::{Error, Result as PResult};
-use crate::format::Storable;
 use crate::key::{invalid_key, key_field_value};
-use crate::lazy::Lazy;
-use crate::persistence::Persistence;
-use crate::record_dir::{file_name, RecordDir};
-use crate::record_file::RecordFileRef;
+use crate::record::RecordDir;
 use crate::store::Store;
-
-/// The integer types an `#[autoinc]` field may hold.
-pub trait AutoIncInt: Copy {
-    /// Widens to `u64`.
-    fn to_u64(self) -> u64;
-    /// Narrows from `u64`, `None` if it does not fit.
-    fn from_u64(n: u64) -> Option<Self>;
-}
-
-macro_rules! autoinc_int {
-    ($($t:ty),*) => {$(
-        impl AutoIncInt for $t {
-            fn to_u64(self) -> u64 {
-                self as u64
-            }
-            fn from_u64(n: u64) -> Option<Self> {
-                <$t>::try_from(n).ok()
-            }
-        }
-    )*};
-}
-autoinc_int!(u32, u64, usize);
 
 /// A key field's canonical value.
 pub fn key_value<T: Serialize + ?Sized>(field: &str, v: &T) -> PResult<Value> {
@@ -89,64 +65,20 @@ pub fn autoinc_set<T: AutoIncInt>(v: &mut Option<T>, n: Option<u64>) -> PResult<
 }
 
 /// The file name of a value (`example-A00-1234`).
-pub fn filename<T: Persistence>(v: &T) -> String {
-    match crate::record_dir::key_map(v) {
-        Ok(key) => file_name(T::__SCHEMA, &key, v.__autoinc(), true),
-        // A key with no canonical form still gets a readable name.
-        Err(_) => format!("{}-<invalid key>", T::__SCHEMA.name),
-    }
+pub fn filename<T: Record>(v: &T) -> String {
+    crate::record::filename(v)
 }
 
 /// Runs a typed partial-key query (see the generated `<Name>Query`).
-pub fn query<T: Persistence>(
+pub fn query<T: Record>(
     store: &Store,
     filters: Vec<Option<Value>>,
     autoinc: Option<u64>,
 ) -> PResult<Vec<T>> {
-    crate::query::run::<T>(store, &filters, autoinc)
-}
-
-/// A `#[record]` field, type-erased for the save path.
-pub struct RecordOut<'a>(&'a dyn ErasedRecord);
-
-/// Erases the `T` of a `Lazy<T>` for saving.
-pub(crate) trait ErasedRecord {
-    fn extension(&self) -> &'static str;
-    /// The file it was loaded from, if it is unchanged since.
-    fn file(&self) -> Option<&RecordFileRef>;
-    /// Whether a value is in memory.
-    fn has_value(&self) -> bool;
-    /// Writes the in-memory value; `None` if there is none.
-    fn write_value(&self, w: &mut dyn Write) -> Option<PResult<()>>;
-}
-
-impl<T: Storable> ErasedRecord for Lazy<T> {
-    fn extension(&self) -> &'static str {
-        T::EXTENSION
-    }
-    fn file(&self) -> Option<&RecordFileRef> {
-        Lazy::file(self)
-    }
-    fn has_value(&self) -> bool {
-        self.loaded().is_some()
-    }
-    fn write_value(&self, w: &mut dyn Write) -> Option<PResult<()>> {
-        self.loaded().map(|v| v.write(w))
-    }
-}
-
-impl<'a> RecordOut<'a> {
-    pub(crate) fn erased(&self) -> &'a dyn ErasedRecord {
-        self.0
-    }
-}
-
-/// Erases a record field for the save path.
-pub fn record_out<T: Storable>(v: &Lazy<T>) -> RecordOut<'_> {
-    RecordOut(v)
+    crate::ops::query::run::<T>(store, &filters, autoinc)
 }
 
 /// The record folder of a value, for tools and tests.
-pub fn record_dir<T: Persistence>(v: &T) -> PResult<RecordDir> {
+pub fn record_dir<T: Record>(v: &T) -> PResult<RecordDir> {
     RecordDir::of(v).map(|(d, _)| d)
 }

@@ -475,7 +475,7 @@ fn impl_struct(input: &Input) -> TokenStream {
         )]
         const _: () = {
             #[automatically_derived]
-            impl #krate::Persistence for #ident {
+            impl #p::Record for #ident {
                 const __SCHEMA: &'static #p::Schema = &#p::Schema {
                     name: #type_name,
                     version: #version,

@@ -48,7 +48,7 @@ pub fn expand(node: &DeriveInput, input: Option<&Input>, krate: &TokenStream) ->
         #[allow(unused_qualifications, clippy::absolute_paths, clippy::too_many_arguments)]
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics #krate::Persistence for #ident #ty_generics #where_clause {
+            impl #impl_generics #p::Record for #ident #ty_generics #where_clause {
                 const __SCHEMA: &'static #p::Schema = ::core::unreachable!();
 
                 fn __key(&self) -> #krate::Result<#p::Vec<#p::Value>> {

@@ -179,7 +179,7 @@ fn expansion_uses_the_runtime_path_and_indices() {
     assert!(!out.contains("compile_error"), "{out}");
     assert!(!out.contains("persist_core"), "{out}");
     for needle in [
-        "impl :: my :: rt :: Persistence for Example",
+        "impl :: my :: rt :: __private :: Record for Example",
         "pub struct ExampleReplace",
         "pub struct ExampleQuery",
         "name : \"example\"",

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::autoinc::parse_number;
 use crate::backend::local::TEMP_PREFIX;
 use crate::backend::{join, Entry};
 use crate::error::{Error, Result};
 use crate::key::split_record_dir_name;
 use crate::meta::{Meta, META_FILE};
-use crate::record_dir::{CLAIM_FILE, FILES_DIR};
+use crate::record::parse_number;
+use crate::record::{CLAIM_FILE, FILES_DIR};
 use crate::store::Store;
 
 use super::walk::type_dirs;

@@ -9,8 +9,7 @@ use crate::error::Error;
 use crate::lazy::Lazy;
 use crate::meta::Meta;
 use crate::persistence::Persistence;
-use crate::private as p;
-use crate::record_dir::RecordDir;
+use crate::record::RecordDir;
 
 /// An autoinc type: `run-<animal>-<n>`, with one record file.
 #[derive(crate::Persistence, Debug)]
@@ -67,7 +66,7 @@ fn filled(store: &Store) -> Result<(RecordDir, RecordDir)> {
     n.save(store)?;
     note("outro", "bye").save(store)?;
     n.save_file(store, "extra.txt", &"kept".to_owned())?;
-    Ok((p::record_dir(&b)?, p::record_dir(&n)?))
+    Ok((RecordDir::of(&b)?.0, RecordDir::of(&n)?.0))
 }
 
 fn stores() -> Vec<(Store, Option<tempfile::TempDir>)> {

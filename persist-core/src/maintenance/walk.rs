@@ -1,10 +1,10 @@
 //! Finding every record folder of a store, and reading its `meta.json`.
 
-use crate::autoinc::parse_number;
 use crate::backend::join;
 use crate::error::{Error, Result};
 use crate::key::split_record_dir_name;
 use crate::meta::{Meta, META_FILE};
+use crate::record::parse_number;
 use crate::store::Store;
 
 use super::visit_files;

@@ -7,9 +7,8 @@ use std::io::BufReader;
 
 use crate::error::{Error, Result};
 use crate::format::Storable;
-use crate::load::{meta_exists, resolved_dir};
-use crate::persistence::Persistence;
-use crate::record_dir::RecordDir;
+use crate::ops::read::{meta_exists, resolved_dir};
+use crate::record::{Record, RecordDir};
 use crate::store::Store;
 
 /// Checks an extra file's name: one plain file name whose extension is `V`'s.
@@ -38,7 +37,7 @@ fn check_name<V: Storable>(dir: &RecordDir, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn save_file<T: Persistence, V: Storable>(
+pub(crate) fn save_file<T: Record, V: Storable>(
     value: &T,
     store: &Store,
     name: &str,
@@ -62,11 +61,7 @@ pub(crate) fn save_file<T: Persistence, V: Storable>(
         .map_err(|e| e.in_record(dir.name()))
 }
 
-pub(crate) fn load_file<T: Persistence, V: Storable>(
-    value: &T,
-    store: &Store,
-    name: &str,
-) -> Result<V> {
+pub(crate) fn load_file<T: Record, V: Storable>(value: &T, store: &Store, name: &str) -> Result<V> {
     let dir = resolved_dir(value)?;
     check_name::<V>(&dir, name)?;
     let path = format!("{}/{name}", dir.files_path());

@@ -4,16 +4,37 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::dir::RecordDir;
 use crate::backend::join;
 use crate::error::{Error, Result};
 use crate::format::Storable;
 use crate::lazy::{Lazy, Origin};
 use crate::meta::{Meta, RecordFile, META_FILE};
-use crate::private::AutoIncInt;
-use crate::record_dir::RecordDir;
 use crate::record_file::RecordFileRef;
 use crate::schema::Schema;
 use crate::store::Store;
+
+/// The integer types an `#[autoinc]` field may hold.
+pub trait AutoIncInt: Copy {
+    /// Widens to `u64`.
+    fn to_u64(self) -> u64;
+    /// Narrows from `u64`, `None` if it does not fit.
+    fn from_u64(n: u64) -> Option<Self>;
+}
+
+macro_rules! autoinc_int {
+    ($($t:ty),*) => {$(
+        impl AutoIncInt for $t {
+            fn to_u64(self) -> u64 {
+                self as u64
+            }
+            fn from_u64(n: u64) -> Option<Self> {
+                <$t>::try_from(n).ok()
+            }
+        }
+    )*};
+}
+autoinc_int!(u32, u64, usize);
 
 /// The fields of a stored record, in schema order.
 pub struct Parts {

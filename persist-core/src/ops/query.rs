@@ -6,17 +6,17 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::key::{
     canonical_json, display_value, safe_char, sanitize, split_record_dir_name, READABLE_MAX,
 };
-use crate::load::{build, read_meta, record_dirs_where};
-use crate::persistence::Persistence;
-use crate::record_dir::RecordDir;
+use crate::ops::list::record_dirs_where;
+use crate::ops::read::{build, read_meta};
+use crate::record::{Record, RecordDir};
 use crate::schema::Schema;
 use crate::store::Store;
 
-pub(crate) fn run<T: Persistence>(
+pub(crate) fn run<T: Record>(
     store: &Store,
     filters: &[Option<Value>],
     autoinc: Option<u64>,
@@ -33,7 +33,7 @@ pub(crate) fn run<T: Persistence>(
         }
         let meta = match read_meta::<T>(store, &dir) {
             Ok(meta) => meta,
-            Err(crate::Error::NotFound { .. }) => continue,
+            Err(Error::NotFound { .. }) => continue,
             Err(e) => return Err(e),
         };
         if !key_matches(schema, filters, &meta.key) {

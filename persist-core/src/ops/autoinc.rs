@@ -18,7 +18,7 @@
 //! The counter is no file, so tools that walk the store never see it.
 
 use crate::error::Result;
-use crate::record_dir::RecordDir;
+use crate::record::{parse_number, RecordDir};
 use crate::schema::Schema;
 use crate::store::Store;
 
@@ -114,12 +114,6 @@ pub(crate) fn numbers(store: &Store, key_path: &str) -> Result<Vec<u64>> {
         .into_iter()
         .filter_map(|name| parse_number(&name))
         .collect())
-}
-
-/// A number folder's name in canonical form (`0`, `17`, never `017`).
-pub(crate) fn parse_number(name: &str) -> Option<u64> {
-    let n: u64 = name.parse().ok()?;
-    (n.to_string() == name).then_some(n)
 }
 
 fn claim_body() -> Vec<u8> {

@@ -11,10 +11,8 @@
 use serde_json::{Map, Value};
 
 use crate::backend::join;
-use crate::error::Result;
 use crate::key::{display_value, record_dir_name_of, sanitize, READABLE_MAX};
 use crate::meta::META_FILE;
-use crate::persistence::Persistence;
 use crate::schema::Schema;
 
 /// The file that marks an autoinc number as taken, in the number's folder.
@@ -74,15 +72,6 @@ impl RecordDir {
             base,
             name,
         }
-    }
-
-    /// The folder of a value's record (number: its autoinc, possibly `None`).
-    pub(crate) fn of<T: Persistence>(value: &T) -> Result<(RecordDir, Map<String, Value>)> {
-        let key = key_map::<T>(value)?;
-        Ok((
-            RecordDir::for_key(T::__SCHEMA, &key, value.__autoinc()),
-            key,
-        ))
     }
 
     /// The same key with another number.
@@ -149,17 +138,6 @@ pub(crate) fn type_dir(schema: &Schema) -> String {
     sanitize(schema.name, READABLE_MAX).0
 }
 
-/// The key of a value as a map by field name.
-pub(crate) fn key_map<T: Persistence>(value: &T) -> Result<Map<String, Value>> {
-    let values = value.__key()?;
-    Ok(T::__SCHEMA
-        .keys
-        .iter()
-        .zip(values)
-        .map(|(f, v)| (f.name.to_owned(), v))
-        .collect())
-}
-
 /// The file name: the type name, each `#[filename]` value with its prefix, and
 /// (with `with_number`) the autoinc or `*`, joined by `-`.
 pub(crate) fn file_name(
@@ -190,4 +168,10 @@ pub(crate) fn file_name(
         }
     }
     name
+}
+
+/// A number folder's name in canonical form (`0`, `17`, never `017`).
+pub(crate) fn parse_number(name: &str) -> Option<u64> {
+    let n: u64 = name.parse().ok()?;
+    (n.to_string() == name).then_some(n)
 }

@@ -14,23 +14,21 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::autoinc;
 use crate::checksum::HashingWriter;
 use crate::error::{Error, Result};
 use crate::key::{sanitize, READABLE_MAX};
 use crate::meta::{now_rfc3339, Meta, RecordFile, FORMAT};
-use crate::persistence::Persistence;
-use crate::private::RecordOut;
-use crate::record_dir::RecordDir;
-use crate::reference;
+use crate::ops::read::{meta_exists, resolved_dir};
+use crate::ops::{autoinc, refs};
+use crate::record::{Record, RecordDir, RecordOut, CLAIM_FILE};
 use crate::schema::RecordField;
 use crate::store::Store;
 
-pub(crate) fn save<T: Persistence>(value: &mut T, store: &Store) -> Result<()> {
+pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
     let schema = T::__SCHEMA;
     let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
     let in_rec = |e: Error, d: &RecordDir| e.in_record(d.name());
-    reference::check_resolved(&key).map_err(|e| in_rec(e, &dir))?;
+    refs::check_resolved(&key).map_err(|e| in_rec(e, &dir))?;
     let data: Map<String, Value> = schema
         .data
         .iter()
@@ -63,7 +61,7 @@ pub(crate) fn save<T: Persistence>(value: &mut T, store: &Store) -> Result<()> {
     result
 }
 
-fn write_version<T: Persistence>(
+fn write_version<T: Record>(
     value: &T,
     store: &Store,
     dir: &RecordDir,
@@ -91,7 +89,7 @@ fn write_version<T: Persistence>(
                 records.insert(field.name.to_owned(), entry);
             }
         }
-        let upstream = reference::upstream_hashes(store, &key)?;
+        let upstream = refs::upstream_hashes(store, &key)?;
         let content_hash = Meta::compute_content_hash(&key, dir.number(), &data, &records);
         let meta = Meta {
             format: FORMAT,
@@ -208,11 +206,11 @@ fn write_record_file(
     }))
 }
 
-pub(crate) fn remove<T: Persistence>(value: &T, store: &Store) -> Result<()> {
-    let dir = crate::load::resolved_dir(value)?;
+pub(crate) fn remove<T: Record>(value: &T, store: &Store) -> Result<()> {
+    let dir = resolved_dir(value)?;
     let backend = store.backend();
     let meta = dir.meta_path();
-    if !crate::load::meta_exists(store, &dir)? {
+    if !meta_exists(store, &dir)? {
         return Err(Error::NotFound {
             record: dir.name().to_owned(),
             path: backend.describe(&meta),
@@ -224,7 +222,7 @@ pub(crate) fn remove<T: Persistence>(value: &T, store: &Store) -> Result<()> {
         // Keep the claim so the number is never given again.
         Some(_) => {
             for entry in backend.list(&dir.path())? {
-                if entry.name == crate::record_dir::CLAIM_FILE {
+                if entry.name == CLAIM_FILE {
                     continue;
                 }
                 let path = dir.file_path(&entry.name);
