@@ -15,7 +15,8 @@
 //!   case allows, and the store takes the same save once the fault is gone.
 #![cfg(unix)]
 
-mod support;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -23,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fixtures::scan::scan;
 use persist_core::backend::{Backend, Entry, LocalBackend, WriteFn};
 use persist_core::maintenance::{gc, GcOptions};
 use persist_core::ndarray::{Array1, Array2};
 use persist_core::{Error, Lazy, Persistence, Result, Store};
-use support::scan;
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;

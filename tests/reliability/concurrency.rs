@@ -7,11 +7,12 @@
 //! - readers loading while writers overwrite never see a mixed record (a
 //!   `Superseded` error for a file replaced under an unread `Lazy` is allowed).
 //!
-//! Children are this test binary run again (see `support::spawn_child`); they
+//! Children are this test binary run again (see `fixtures::child::spawn_child`); they
 //! wait for a start file so that all of them begin at once.
 #![cfg(unix)]
 
-mod support;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,10 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fixtures::child::{child_role, spawn_child, tagged_lines};
+use fixtures::scan::scan;
 use persist_core::maintenance::{gc, GcOptions};
 use persist_core::ndarray::Array1;
 use persist_core::{Error, Lazy, Persistence, Store};
-use support::{scan, spawn_child, tagged_lines};
 
 #[derive(Persistence, Debug, Clone)]
 #[persist(name = "shared_run")]
@@ -104,7 +106,7 @@ fn wait_for_start(go: &Path) {
 #[test]
 fn concurrency_child_entry() {
     // Runs only in the children of the tests below (re-executed binary).
-    let Some(role) = support::child_role() else {
+    let Some(role) = child_role() else {
         return;
     };
     let store = Store::open(var("CC_STORE"))
@@ -231,7 +233,7 @@ fn autoinc_processes(procs: u32, count: u32, durable: bool) {
 
 #[test]
 fn sixteen_processes_one_autoinc_key() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     autoinc_processes(16, 100, true);
@@ -239,7 +241,7 @@ fn sixteen_processes_one_autoinc_key() {
 
 #[test]
 fn eight_processes_one_autoinc_key_without_fsync() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     autoinc_processes(8, 50, false);
@@ -247,7 +249,7 @@ fn eight_processes_one_autoinc_key_without_fsync() {
 
 #[test]
 fn eight_processes_overwrite_one_record() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     let run = new_run();
@@ -288,7 +290,7 @@ fn eight_processes_overwrite_one_record() {
 
 #[test]
 fn readers_never_see_a_mixed_record() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     let run = new_run();

@@ -1,9 +1,10 @@
 //! The public contract of DESIGN.md, as a user crate exercises it, on every
 //! backend (local disk, memory, and S3 when a server is configured).
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
-use common::{local, on_every_store, on_every_store_with_autoinc};
+use fixtures::stores::{local, on_every_store, on_every_store_with_autoinc};
 use persist_core::ndarray::{array, Array1, Array2, Array3};
 use persist_core::{Error, Json, Lazy, Persistence, Store};
 

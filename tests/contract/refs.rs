@@ -2,11 +2,12 @@
 //! struct, `params_tree`, staleness, `load_fresh_or_compute`, and how a `Ref`
 //! is kept in `meta.json`. Issue 6, points 1–3.
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::cell::Cell;
 
-use common::{local, on_every_store, on_every_store_with_autoinc};
+use fixtures::stores::{local, on_every_store, on_every_store_with_autoinc};
 use persist_core::serde_json::{json, Value};
 use persist_core::{Error, Lazy, Persistence, Ref, Store};
 

@@ -18,7 +18,8 @@
 //! repeats a run's kill instants.
 #![cfg(unix)]
 
-mod support;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -27,11 +28,13 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use fixtures::child::{child_role, spawn_child};
+use fixtures::rng::{mix, Rng};
+use fixtures::scan::scan;
 use persist_core::backend::{Backend, Entry, LocalBackend, WriteFn};
 use persist_core::maintenance::{gc, GcOptions};
 use persist_core::ndarray::Array1;
 use persist_core::{Error, Lazy, Persistence, Result, Store};
-use support::{mix, scan, spawn_child, Rng};
 
 /// A new record per save: its payload is derived from `token`.
 #[derive(Persistence, Debug, Clone)]
@@ -164,7 +167,7 @@ fn parse_extra(text: &str) -> Option<u64> {
 #[test]
 fn crash_child_entry() {
     // Runs only as the child of `kill_at_random_instants` (re-executed binary).
-    if support::child_role().as_deref() != Some("crash") {
+    if child_role().as_deref() != Some("crash") {
         return;
     }
     let var = |k: &str| std::env::var(k).expect(k);
@@ -380,7 +383,7 @@ impl Harness {
 
 #[test]
 fn kill_at_random_instants() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     let kills: u64 = std::env::var("PERSIST_CRASH_KILLS")
@@ -523,7 +526,7 @@ impl Backend for InPlace {
 /// record.
 #[test]
 fn the_checks_catch_a_backend_that_writes_in_place() {
-    if support::child_role().is_some() {
+    if child_role().is_some() {
         return;
     }
     let mut rng = Rng::from_env("crash self-test");

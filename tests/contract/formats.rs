@@ -2,7 +2,8 @@
 //! element type numpy and ndarray-npy share, in any number of dimensions, and
 //! text, bytes and JSON.
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use num_complex::Complex;
 use persist_core::ndarray::{Array, Array0, Array1, Array2, Array4, Array6, ArrayD, IxDyn};
@@ -70,7 +71,7 @@ fn ramp<A>(n: usize, f: impl Fn(usize) -> A) -> Array1<A> {
 
 #[test]
 fn every_format_round_trips() {
-    common::on_every_store(|store| {
+    fixtures::stores::on_every_store(|store| {
         let mut h = Holder::new("all");
         h.i8s.set(ramp(5, |i| i as i8 - 2));
         h.i16s.set(ramp(5, |i| i16::MIN + i as i16));

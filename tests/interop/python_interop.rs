@@ -4,7 +4,8 @@
 //! Needs `python3` with numpy (`$PERSIST_PYTHON` picks the interpreter). Without
 //! it the tests print why and pass; with `CI=true` they fail instead.
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::path::Path;
 use std::process::Command;
@@ -74,7 +75,7 @@ fn run_python(py: &str, script: &str, args: &[&Path]) -> String {
 #[test]
 fn numpy_and_json_read_what_persist_wrote() {
     let Some(py) = python() else { return };
-    let (store, dir) = common::local();
+    let (store, dir) = fixtures::stores::local();
     let mut rec = Interop::new("A00", 3);
     rec.channels = vec![-1, 0, 7];
     rec.label = "ünïcødé".into();

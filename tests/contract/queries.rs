@@ -4,14 +4,15 @@
 //! backend that counts reads, and with a damaged record outside the query.
 //! Issue 6, point 4.
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use common::{on_every_store, on_every_store_with_autoinc};
+use fixtures::stores::{on_every_store, on_every_store_with_autoinc};
 use persist_core::backend::{Backend, Entry, LocalBackend, MemoryBackend, WriteFn};
 use persist_core::{Error, Persistence, Result, Store};
 

@@ -3,9 +3,10 @@
 //! a second struct with the same `#[persist(name)]`, which reads and writes the
 //! same records. Issue 6, point 5.
 
-mod common;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
-use common::{local, on_every_store};
+use fixtures::stores::{local, on_every_store};
 use persist_core::serde_json::{json, Value};
 use persist_core::{Error, Lazy, Migrate, Persistence, Store};
 use serde::{Deserialize, Serialize};
