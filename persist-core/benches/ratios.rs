@@ -2,7 +2,7 @@
 //! same run.
 //!
 //! ```text
-//! cargo bench -p persist-core --bench ratios                 # full sizes (issue defaults)
+//! cargo bench -p persist-core --bench ratios                 # full sizes (the defaults)
 //! cargo bench -p persist-core --bench ratios -- --quick      # about a minute
 //! cargo bench -p persist-core --bench ratios -- --json       # JSON lines
 //! target/release/deps/ratios-<hash> --bench [flags]          # the built binary, no cargo lock

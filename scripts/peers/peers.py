@@ -678,8 +678,8 @@ def settle():
     clean page cache dropped (root only; nothing unwritten is lost). False
     when the cache could not be dropped.
 
-    ext4 without a journal (this machine's disk) will not reuse an inode freed
-    in the last 60 s and checks every free inode it passes against the cached
+    ext4 without a journal (the disk of the published numbers) will not reuse
+    an inode freed in the last 60 s and checks every free inode it passes against the cached
     block of its inode table (`recently_deleted()`): after a build or a removed
     store, creating a file costs 3-10x more, by an amount that depends on
     where the kernel places it, so one tool's saves could land in a crowded
@@ -761,9 +761,9 @@ def run(o):
     results = {s: {t: [] for t in tools} for s in scenarios}
     setups = {}  # (tool, kind) -> folder
     # Folders of thousands of small files are removed only at the end: on ext4
-    # without a journal (this machine's disk) inodes freed in the last 60 s
-    # are skipped one by one when new ones are allocated, so removing one
-    # run's files would slow down the creates of the runs after it.
+    # without a journal (the disk of the published numbers) inodes freed in
+    # the last 60 s are skipped one by one when new ones are allocated, so
+    # removing one run's files would slow down the creates of the runs after it.
     deferred = []
     raw = open(o.raw, "w") if o.raw else None
     try:

@@ -1,4 +1,4 @@
-//! The public contract of DESIGN.md, as a user crate exercises it, on every
+//! The public contract (README.md), as a user crate exercises it, on every
 //! backend (local disk, memory, and S3 when a server is configured).
 
 #[path = "../fixtures/mod.rs"]

@@ -1,7 +1,7 @@
 //! Schema evolution: records saved by an older shape of a struct still load,
 //! or fail with a message that says what changed, where. An "older" struct is
 //! a second struct with the same `#[persist(name)]`, which reads and writes the
-//! same records. Issue 6, point 5.
+//! same records.
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;

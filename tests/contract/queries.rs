@@ -2,7 +2,6 @@
 //! the autoinc filter, and the promise that fixing only `#[filename]` fields
 //! never reads a record whose folder name already rules it out: shown with a
 //! backend that counts reads, and with a damaged record outside the query.
-//! Issue 6, point 4.
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;

@@ -1,6 +1,6 @@
 //! Tracked dependencies (`Ref<T>`): nested keys, chains, several refs in one
 //! struct, `params_tree`, staleness, `load_fresh_or_compute`, and how a `Ref`
-//! is kept in `meta.json`. Issue 6, points 1–3.
+//! is kept in `meta.json`.
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;

@@ -1,7 +1,7 @@
 //! Concurrency across processes, on one local store:
 //! - 16 processes x 100 autoinc saves of one key leave exactly 1,600 records
 //!   numbered 0..1599, each holding what the process that got the number saved
-//!   (and 8 x 50, as the foundation issue checks);
+//!   (and 8 x 50 without fsync);
 //! - 8 processes overwriting one non-autoinc record leave one whole version:
 //!   the last save of one of them;
 //! - readers loading while writers overwrite never see a mixed record (a

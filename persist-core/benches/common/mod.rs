@@ -97,9 +97,9 @@ pub fn flush_disk_writes() {
 /// clean page cache dropped (`/proc/sys/vm/drop_caches`, root only; nothing
 /// unwritten is lost). Returns false when the cache could not be dropped.
 ///
-/// Why: ext4 without a journal (this machine's disk) will not reuse an inode
-/// freed in the last 60 s, and checks every free inode it passes against the
-/// cached block of its inode table (`recently_deleted()` in
+/// Why: ext4 without a journal (the disk of PERFORMANCE.md's numbers) will not
+/// reuse an inode freed in the last 60 s, and checks every free inode it passes
+/// against the cached block of its inode table (`recently_deleted()` in
 /// `fs/ext4/ialloc.c`). After a `cargo build`, a removed store or an earlier
 /// bench run's cleanup, each new file then costs 3-10x more, by an amount
 /// that depends on where the kernel places it. A block that is no longer
