@@ -69,7 +69,8 @@ def expand(prefix, body):
 
 def uses(module, text):
     found = set()
-    for m in re.finditer(r"\b(crate|super)((?:::\w+)*)(::\{)?", text):
+    # Not `pub(super)` / `pub(crate)`: visibilities, not paths.
+    for m in re.finditer(r"(?<!\()\b(crate|super)((?:::\w+)*)(::\{)?", text):
         parts = module.split("::") if module else []
         if m.group(1) == "super":
             is_mod_rs = modules[module].endswith(("mod.rs", "lib.rs"))
@@ -105,6 +106,9 @@ for module, path in modules.items():
         continue
     with open(path) as f:
         text = strip_comments(f.read())
+    # An inline `#[cfg(test)] mod tests { ... }` (last in its file by
+    # convention) sits above everything, like a tests.rs.
+    text = re.split(r"#\[cfg\(test\)\]\s*mod\s+tests\s*\{", text)[0]
     graph[module] = {t for t in uses(module, text) if t and t.split("::")[-1] != "tests" and t != ""}
 
 # Tarjan's strongly connected components.

@@ -5,6 +5,8 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+use crate::backend::local::prefault;
+
 /// Hashes and counts what is written through it.
 pub(crate) struct HashingWriter<'a> {
     inner: &'a mut dyn Write,
@@ -93,7 +95,7 @@ pub(crate) struct HashingReader<R> {
     /// A read returned 0: the end of the file was seen.
     at_end: bool,
     /// The file `inner` reads, sharing its offset: large reads are made at
-    /// positions, on several threads ([`read_pieces`](crate::parallel_read::read_pieces)).
+    /// positions, on several threads ([`read_pieces`](crate::backend::local::parallel_read::read_pieces)).
     file: Option<File>,
     /// Everything read so far, while hashing with a `file` and under
     /// [`PREFIX_MAX`].
@@ -172,7 +174,8 @@ impl<R: BufRead> HashingReader<R> {
             }
             (_, None) => None,
         };
-        let pieces = crate::parallel_read::read_pieces(file, start, rest, before.as_deref());
+        let pieces =
+            crate::backend::local::parallel_read::read_pieces(file, start, rest, before.as_deref());
         (&*file).seek(SeekFrom::Start(start + pieces.filled as u64))?;
         match pieces.root {
             Some(root) => {
@@ -214,8 +217,8 @@ impl<R: Read> HashingReader<R> {
         let (chunks, read) = mpsc::channel::<&[u8]>();
         let (hasher, left, filled, result) = std::thread::scope(|s| {
             let reached = &reached;
-            if PREFAULT {
-                s.spawn(move || prefault_backwards(base, len, reached));
+            if prefault::ENABLED {
+                s.spawn(move || prefault::backwards(base, len, reached));
             }
             let done = &reading_done;
             let hashing = hasher.map(|hasher| {
@@ -237,7 +240,9 @@ impl<R: Read> HashingReader<R> {
             for chunk in buf.chunks_mut(READ_CHUNK) {
                 reached.store(filled + chunk.len(), Ordering::Release);
                 let (got, error) =
-                    crate::parallel_read::read_fully(chunk, |rest, _| inner.read(rest));
+                    crate::backend::local::parallel_read::read_fully(chunk, |rest, _| {
+                        inner.read(rest)
+                    });
                 if let Some(e) = error {
                     result = Err(e);
                 }
@@ -284,55 +289,6 @@ impl<R: Read> HashingReader<R> {
         }
     }
 }
-
-/// Whether large reads fill in their buffer's pages on another thread.
-const PREFAULT: bool = cfg!(target_os = "linux");
-
-/// The step of `prefault_backwards`.
-const PREFAULT_STEP: usize = 2 << 20;
-
-/// Fills in the pages of the buffer at `base..base + len` from its end
-/// backwards, one `PREFAULT_STEP` at a time, until the next step would reach
-/// what the reader has claimed (`reached`, bytes from `base`).
-///
-/// A large read into fresh memory takes a page fault per 4 KiB page (65,536
-/// for 256 MiB), and on this project's machine those cost more than copying
-/// the bytes. `MADV_POPULATE_WRITE` (Linux 5.14) makes them in one call per
-/// step, on the second core, while the reader copies from the front: the
-/// reader meets memory that is already there for most of the buffer.
-///
-/// Earlier versions asked for transparent huge pages instead (128 faults
-/// instead of 65,536), which is faster on a machine that keeps all its memory,
-/// and far slower on a VM whose host takes back memory the guest freed (free
-/// page reporting, this project's machine): a 256 MB load took 0.07 s right
-/// after another, and 0.3–0.6 s after two seconds of idle, numpy's `np.load`
-/// the same. Prefaulting 4 KiB pages costs the same either way.
-///
-/// Filling in a page never changes its contents (the kernel only maps it), so
-/// racing with the reader's copy into the same pages is harmless; the range
-/// stays inside the buffer; an error (an older kernel) only ends the
-/// prefaulting, and the reader takes its own faults as before.
-#[cfg(target_os = "linux")]
-fn prefault_backwards(base: usize, len: usize, reached: &AtomicUsize) {
-    const PAGE: usize = 4096;
-    let first = base.next_multiple_of(PAGE);
-    let mut end = (base + len) / PAGE * PAGE;
-    while end > first {
-        let start = end.saturating_sub(PREFAULT_STEP).max(first);
-        if reached.load(Ordering::Acquire) >= start - base {
-            return;
-        }
-        // `start..end` lies inside the buffer, which outlives this thread (a
-        // scoped thread of `read_large`, which borrows it).
-        if !crate::parallel_read::populate_range(start, end - start) {
-            return;
-        }
-        end = start;
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn prefault_backwards(_base: usize, _len: usize, _reached: &AtomicUsize) {}
 
 impl<R: BufRead> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

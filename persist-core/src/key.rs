@@ -445,6 +445,12 @@ mod finite {
     }
 }
 
+/// A number folder's name in canonical form (`0`, `17`, never `017`).
+pub(crate) fn parse_number(name: &str) -> Option<u64> {
+    let n: u64 = name.parse().ok()?;
+    (n.to_string() == name).then_some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use std::io::{BufReader, Read, Write};
 
+use crate::backend::local::{self, MapFailure};
 use crate::checksum::HashingReader;
 use crate::error::{Error, Result};
 use crate::format::Storable;
@@ -35,10 +36,11 @@ impl RecordFileRef {
         };
         // A large file on the local disk is read at positions, on several
         // threads; its reader shares the file's offset.
-        let file = if self.entry.size >= crate::checksum::OVERLAP_MIN as u64 {
-            self.store.backend().get_file(&self.path).map_err(opened)?
-        } else {
-            None
+        let file = match self.store.backend().local_path(&self.path) {
+            Some(full) if self.entry.size >= crate::checksum::OVERLAP_MIN as u64 => {
+                Some(local::open_file(&full).map_err(opened)?)
+            }
+            _ => None,
         };
         let reader: Box<dyn Read + Send> = match &file {
             Some(file) => Box::new(
@@ -133,41 +135,23 @@ impl RecordFileRef {
                 ),
             });
         };
-        // The same rules as a read through the backend: a symbolic link or a
-        // folder is damage, a missing file was superseded.
-        match std::fs::symlink_metadata(&local) {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => {
-                return Err(
-                    Error::corrupt("is not a regular file").within(&self.record, &self.shown())
-                )
+        let map = local::map_file(&local, self.entry.size).map_err(|failure| match failure {
+            MapFailure::Missing => self.missing(),
+            MapFailure::NotRegular => {
+                Error::corrupt("is not a regular file").within(&self.record, &self.shown())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.missing()),
-            Err(e) => return Err(ctx(e)),
-        }
-        let file = std::fs::File::open(&local).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => self.missing(),
-            _ => ctx(e),
-        })?;
-        let size = file.metadata().map_err(ctx)?.len();
-        if size != self.entry.size {
-            return Err(Error::Corrupt {
+            MapFailure::Size(size) => Error::Corrupt {
                 record: self.record.clone(),
                 path: self.shown(),
                 reason: format!("file has {size} bytes, {} were saved", self.entry.size),
-            });
-        }
-        // SAFETY: the map is read-only, and persist never writes to a record file
-        // once a meta.json names it (saves write new files under new names;
-        // superseded files are unlinked, which leaves a mapping intact). Only
-        // another program truncating or rewriting the file in place could change
-        // the mapped bytes; `Lazy::view_mmap` documents that.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ctx)?;
+            },
+            MapFailure::Io(e) => ctx(e),
+        })?;
         if verify {
             let mut hasher = blake3::Hasher::new();
             crate::checksum::update(&mut hasher, &map);
             let found = hasher.finalize().to_hex().to_string();
-            self.check(Some(found), size)?;
+            self.check(Some(found), self.entry.size)?;
         }
         Ok(map)
     }

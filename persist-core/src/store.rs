@@ -7,6 +7,9 @@ use std::sync::Arc;
 use crate::backend::{Backend, LocalBackend, MemoryBackend};
 use crate::error::Result;
 
+#[cfg(feature = "object-store")]
+mod url;
+
 /// A place that keeps records: a folder on disk, memory, or (with the
 /// `object-store` feature) a bucket.
 ///
@@ -77,7 +80,7 @@ impl Store {
     /// ```
     #[cfg(feature = "object-store")]
     pub fn open_url(url: &str) -> Result<Store> {
-        crate::backend::object_store::open_url(url)
+        Ok(Store::from_shared_backend(url::backend(url)?))
     }
 
     /// A store in the folder `prefix` (`""` for the root) of an object store

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use persist_core::backend::object_store::{test_store, test_url};
 use persist_core::backend::{Backend, ObjectStoreBackend};
 use persist_core::object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use persist_core::object_store::memory::InMemory;
+use persist_core::testing::{test_store, test_url};
 use persist_core::{Error, Lazy, Persistence, Store};
 
 fn put(b: &dyn Backend, path: &str, body: &[u8]) {

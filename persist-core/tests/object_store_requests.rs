@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::BoxStream;
-use persist_core::backend::object_store::test_url;
+use persist_core::testing::test_url;
 use persist_core::object_store::aws::AmazonS3Builder;
 use persist_core::object_store::memory::InMemory;
 use persist_core::object_store::path::Path;

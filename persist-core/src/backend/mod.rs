@@ -104,19 +104,16 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// How `path` is shown in messages (a full file path, a URL).
     fn describe(&self, path: &str) -> String;
 
-    /// The object's file on the local disk, where there is one (for memory maps
-    /// and fast reads).
+    /// The object's file on the local disk, where objects are such files: the
+    /// one way the store reaches past this trait to the local disk (`None`,
+    /// the default, elsewhere). Where it gives a path, a large record file is
+    /// read at positions on several threads instead of as one stream,
+    /// [`Lazy::view_mmap`](crate::Lazy::view_mmap) maps files, autoinc claims
+    /// start from a counter kept on the key folder, and `gc` ages files by
+    /// their status-change time too; the checks [`get`](Backend::get) makes
+    /// (no symbolic link, a regular file) apply to those reads as well.
     fn local_path(&self, _path: &str) -> Option<PathBuf> {
         None
-    }
-
-    /// Opens the object at `path` as a file on the local disk, where objects
-    /// are such files (the default: `Ok(None)`, and [`get`](Backend::get) is
-    /// used). A large record file is then read at positions, on several
-    /// threads at once, instead of as one stream. The same checks as `get`
-    /// apply; [`Error::NotFound`] if absent.
-    fn get_file(&self, _path: &str) -> Result<Option<std::fs::File>> {
-        Ok(None)
     }
 
     /// The names of the folders among the children of `prefix`: what

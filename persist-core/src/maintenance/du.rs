@@ -1,9 +1,8 @@
 //! Space used per type.
 
 use crate::error::Result;
-use crate::key::split_record_dir_name;
+use crate::key::{parse_number, split_record_dir_name};
 use crate::meta::META_FILE;
-use crate::record::parse_number;
 use crate::store::Store;
 
 use super::visit_files;

@@ -4,12 +4,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::backend::local::TEMP_PREFIX;
+use crate::backend::local::{self, TEMP_PREFIX};
 use crate::backend::{join, Entry};
 use crate::error::{Error, Result};
-use crate::key::split_record_dir_name;
+use crate::key::{parse_number, split_record_dir_name};
 use crate::meta::{Meta, META_FILE};
-use crate::record::parse_number;
 use crate::record::{CLAIM_FILE, FILES_DIR};
 use crate::store::Store;
 
@@ -209,19 +208,10 @@ impl Gc<'_> {
     /// the change time, and such a file must count as young as any other
     /// file of a save in progress.
     fn changed(&self, path: &str, entry: &Entry) -> Option<SystemTime> {
-        #[cfg(unix)]
-        if let Some(local) = self.store.backend().local_path(path) {
-            use std::os::unix::fs::MetadataExt;
-            // A file that cannot be stat-ed now is gone or unreadable: no time.
-            let meta = std::fs::symlink_metadata(local).ok()?;
-            let ctime = u64::try_from(meta.ctime())
-                .ok()
-                .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s)))?;
-            return Some(meta.modified().ok().map_or(ctime, |m| m.max(ctime)));
+        match self.store.backend().local_path(path) {
+            Some(local) => local::changed_at(&local),
+            None => entry.modified,
         }
-        #[cfg(not(unix))]
-        let _ = path;
-        entry.modified
     }
 
     /// Removes (or records) one leftover.

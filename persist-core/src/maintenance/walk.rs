@@ -2,9 +2,8 @@
 
 use crate::backend::join;
 use crate::error::{Error, Result};
-use crate::key::split_record_dir_name;
+use crate::key::{parse_number, split_record_dir_name};
 use crate::meta::{Meta, META_FILE};
-use crate::record::parse_number;
 use crate::store::Store;
 
 use super::visit_files;

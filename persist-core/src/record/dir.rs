@@ -169,9 +169,3 @@ pub(crate) fn file_name(
     }
     name
 }
-
-/// A number folder's name in canonical form (`0`, `17`, never `017`).
-pub(crate) fn parse_number(name: &str) -> Option<u64> {
-    let n: u64 = name.parse().ok()?;
-    (n.to_string() == name).then_some(n)
-}

@@ -14,7 +14,7 @@ mod parts;
 
 use serde_json::{Map, Value};
 
-pub(crate) use dir::{file_name, parse_number, type_dir};
+pub(crate) use dir::{file_name, type_dir};
 pub use dir::{RecordDir, CLAIM_FILE, FILES_DIR};
 pub use out::{record_out, RecordOut};
 pub use parts::{AutoIncInt, Parts};

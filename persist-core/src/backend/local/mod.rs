@@ -15,26 +15,23 @@ use std::sync::{Arc, Mutex};
 
 use super::{check_rel, Backend, Entry, WriteFn};
 use crate::error::{Error, Result};
+use open::io_err;
+use write::fill;
+
+pub(crate) mod counter;
+mod open;
+pub(crate) mod parallel_read;
+pub(crate) mod prefault;
+mod write;
+
+pub(crate) use open::{changed_at, map_file, open_file, MapFailure};
 
 /// Prefix of in-flight temporary files; `gc` removes old ones.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
-/// The bytes of the write buffer for small writes; a write at least this large
-/// goes to the kernel straight from the caller's memory, never copied.
-const BUF_SIZE: usize = 256 << 10;
-
 /// What [`LocalBackend::read_all`] reserves before reading a file whose size it
 /// did not look up: a record's `meta.json` fits.
 const READ_ALL_GUESS: usize = 8 << 10;
-
-/// With `durable`, writeback of the file is started every this many bytes
-/// (`sync_file_range`), so the disk writes while the rest is still being
-/// copied and the final fsync has little left to do.
-const WRITEBACK_STEP: u64 = 8 << 20;
-
-/// From this many bytes in one write, their blocks are reserved first
-/// ([`preallocate`]).
-const PREALLOCATE_MIN: usize = 4 << 20;
 
 /// A store folder on the local disk.
 ///
@@ -240,70 +237,18 @@ impl LocalBackend {
     /// check that the file is a regular one: the caller must handle a read
     /// failing with `EISDIR` (see [`not_a_file`]).
     fn open_file_sized(&self, path: &str, stat: bool) -> Result<(File, Option<u64>)> {
-        #[cfg(target_os = "linux")]
-        {
-            // One syscall where the kernel refuses every link on the path;
-            // when it does refuse one (or cannot), the careful way below finds
-            // and names it.
-            check_rel(path)?;
-            let full = if path.is_empty() {
-                self.root.clone()
-            } else {
-                self.root.join(path)
-            };
-            match open_no_symlinks(&full) {
-                Some(Ok(file)) if !stat => return Ok((file, None)),
-                Some(Ok(file)) => {
-                    let meta = file.metadata().map_err(|e| io_err(e, &full))?;
-                    if !meta.is_file() {
-                        return Err(Error::corrupt("is not a regular file")
-                            .within("", &full.display().to_string()));
-                    }
-                    return Ok((file, Some(meta.len())));
-                }
-                Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(Error::NotFound {
-                        record: String::new(),
-                        path: full.display().to_string(),
-                    })
-                }
-                Some(Err(e)) => return Err(io_err(e, &full)),
-                None => {}
-            }
+        // One syscall where the kernel refuses every link on the path; when
+        // it does refuse one (or cannot), the careful way finds and names it.
+        check_rel(path)?;
+        let joined = if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        };
+        if let Some(opened) = open::open_no_symlinks(&joined, stat) {
+            return opened;
         }
-        let full = self.full(path)?;
-        let shown = full.display().to_string();
-        // persist never writes symlinks or folders where it reads files: either
-        // is damage (or a link planted to reach outside the store).
-        match fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(
-                    Error::corrupt("is a symbolic link; a store holds none").within("", &shown)
-                )
-            }
-            Ok(m) if !m.is_file() => {
-                return Err(Error::corrupt("is not a regular file").within("", &shown))
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    record: String::new(),
-                    path: shown,
-                })
-            }
-            Err(e) => return Err(io_err(e, &full)),
-        }
-        match File::open(&full) {
-            Ok(f) => {
-                let size = f.metadata().map_err(|e| io_err(e, &full))?.len();
-                Ok((f, Some(size)))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-                record: String::new(),
-                path: shown,
-            }),
-            Err(e) => Err(io_err(e, &full)),
-        }
+        open::open_checked(&self.full(path)?)
     }
 }
 
@@ -401,10 +346,6 @@ impl Backend for LocalBackend {
 
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>> {
         Ok(Box::new(self.open_file(path)?))
-    }
-
-    fn get_file(&self, path: &str) -> Result<Option<File>> {
-        self.open_file(path).map(Some)
     }
 
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
@@ -532,179 +473,10 @@ impl Backend for LocalBackend {
     }
 }
 
-/// The writer `put` hands out: small writes are gathered in a buffer, large
-/// ones go to the file directly (no copy), and with `durable` the kernel is
-/// asked to start writing each completed stretch of the file to disk at once.
-struct FileWriter<'a> {
-    file: &'a File,
-    buf: Vec<u8>,
-    /// Bytes handed to the kernel so far.
-    written: u64,
-    /// Where the writeback already started ends.
-    writeback_from: u64,
-    durable: bool,
-}
-
-impl<'a> FileWriter<'a> {
-    fn new(file: &'a File, durable: bool) -> Self {
-        FileWriter {
-            file,
-            buf: Vec::new(),
-            written: 0,
-            writeback_from: 0,
-            durable,
-        }
-    }
-
-    fn flush_buf(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let mut f = self.file;
-            f.write_all(&self.buf)?;
-            self.written += self.buf.len() as u64;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// Writes `bytes` to the file, starting writeback every [`WRITEBACK_STEP`].
-    fn write_direct(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        let mut f = self.file;
-        if bytes.len() >= PREALLOCATE_MIN {
-            preallocate(self.file, self.written, bytes.len());
-        }
-        while !bytes.is_empty() {
-            let step = if self.durable {
-                (WRITEBACK_STEP as usize).min(bytes.len())
-            } else {
-                bytes.len()
-            };
-            f.write_all(&bytes[..step])?;
-            bytes = &bytes[step..];
-            self.written += step as u64;
-            if self.durable && self.written - self.writeback_from >= WRITEBACK_STEP {
-                start_writeback(self.file, self.writeback_from, self.written);
-                self.writeback_from = self.written;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Write for FileWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.write_all(bytes)?;
-        Ok(bytes.len())
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.buf.len() + bytes.len() <= BUF_SIZE {
-            self.buf.extend_from_slice(bytes);
-            return Ok(());
-        }
-        self.flush_buf()?;
-        if bytes.len() >= BUF_SIZE {
-            self.write_direct(bytes)
-        } else {
-            self.buf.extend_from_slice(bytes);
-            Ok(())
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.flush_buf()
-    }
-}
-
-/// Reserves the blocks of `[from, from + len)` in one call before a large
-/// write fills them, as `numpy.save` does: the filesystem then allocates one
-/// run of blocks up front instead of a few pages at a time, which made a
-/// 256 MB write about 10% faster here (ext4). The file size is unchanged
-/// until the write; errors are ignored (a filesystem without `fallocate`
-/// just writes as before, and a full disk fails the write itself).
-#[cfg(target_os = "linux")]
-fn preallocate(file: &File, from: u64, len: usize) {
-    use std::os::fd::AsRawFd;
-    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: a plain syscall on a file descriptor we hold open.
-    unsafe {
-        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, off, len);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn preallocate(_file: &File, _from: u64, _len: usize) {}
-
-/// Asks the kernel to start writing `[from, to)` of `file` to disk without
-/// waiting for it. Only a head start for the fsync that follows: errors are
-/// ignored, since that fsync reports them.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &File, from: u64, to: u64) {
-    use std::os::fd::AsRawFd;
-    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
-        return;
-    };
-    // SAFETY: a plain syscall on a file descriptor we hold open.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &File, _from: u64, _to: u64) {}
-
-/// Opens `path` read-only with Linux `openat2(RESOLVE_NO_SYMLINKS)`: no
-/// component may be a symbolic link. `None` if the kernel refused a link or
-/// has no `openat2`: the caller then takes the careful way. Opened
-/// non-blocking, so a FIFO planted in the store cannot hang the open.
-#[cfg(target_os = "linux")]
-fn open_no_symlinks(path: &Path) -> Option<io::Result<File>> {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: `open_how` is plain data; all-zero is its documented default.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: a NUL-terminated path and an `open_how` of the size passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd >= 0 {
-        let fd = i32::try_from(fd).ok()?;
-        // SAFETY: a file descriptor the kernel just gave us, owned by nobody else.
-        return Some(Ok(unsafe { File::from_raw_fd(fd) }));
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::ELOOP | libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::EXDEV) => None,
-        _ => Some(Err(err)),
-    }
-}
-
 /// Whether a read failed because the file opened is a folder (which opens
 /// for reading like a file on Linux, and only refuses the read).
 fn not_a_file(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::IsADirectory
-}
-
-/// Writes a file through a [`FileWriter`] and flushes it; with `durable`,
-/// fsyncs it (the early writeback of `FileWriter` only makes that quick).
-fn fill(file: &File, target: &Path, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
-    let mut w = FileWriter::new(file, durable);
-    write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
-    w.flush().map_err(|e| io_err(e, target))?;
-    if durable {
-        file.sync_all().map_err(|e| io_err(e, target))?;
-    }
-    Ok(())
 }
 
 fn parent_of(path: &Path) -> Result<&Path> {
@@ -719,58 +491,4 @@ fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_err(e, dir))
-}
-
-fn io_err(source: io::Error, path: &Path) -> Error {
-    Error::Io {
-        record: String::new(),
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A large write reserves its blocks first ([`preallocate`]); the file
-    /// must still end where the bytes end and hold exactly them, whether it
-    /// is a new file or replaces a longer one.
-    #[test]
-    fn large_writes_keep_the_exact_size_and_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::new(dir.path()).unwrap();
-        let big: Vec<u8> = (0..PREALLOCATE_MIN + 12_345)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        let write = |body: &[u8]| {
-            let body = body.to_vec();
-            move |w: &mut dyn Write| -> Result<()> {
-                w.write_all(b"head")
-                    .map_err(|e| io_err(e, Path::new("t")))?;
-                w.write_all(&body).map_err(|e| io_err(e, Path::new("t")))?;
-                w.write_all(b"tail").map_err(|e| io_err(e, Path::new("t")))
-            }
-        };
-        for durable in [false, true] {
-            let mut f = write(&big);
-            backend
-                .put_new(&format!("new-{durable}"), durable, &mut f)
-                .unwrap();
-            let mut f = write(&big);
-            backend.put("replaced", durable, &mut f).unwrap();
-            let mut f = write(&big[..PREALLOCATE_MIN]);
-            backend.put("replaced", durable, &mut f).unwrap();
-
-            let mut expected = b"head".to_vec();
-            expected.extend_from_slice(&big);
-            expected.extend_from_slice(b"tail");
-            let new = fs::read(dir.path().join(format!("new-{durable}"))).unwrap();
-            assert!(new == expected, "new file: {} bytes", new.len());
-            expected.truncate(4 + PREALLOCATE_MIN);
-            expected.extend_from_slice(b"tail");
-            let replaced = fs::read(dir.path().join("replaced")).unwrap();
-            assert!(replaced == expected, "replaced: {} bytes", replaced.len());
-        }
-    }
 }
