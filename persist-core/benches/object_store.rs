@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use persist_core::testing::test_url;
 use persist_core::ndarray::Array1;
 use persist_core::object_store::aws::AmazonS3Builder;
 use persist_core::object_store::path::Path;
 use persist_core::object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use persist_core::testing::test_url;
 use persist_core::{Lazy, Persistence, Store};
 
 /// One record holding a large array.

@@ -14,7 +14,6 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::BoxStream;
-use persist_core::testing::test_url;
 use persist_core::object_store::aws::AmazonS3Builder;
 use persist_core::object_store::memory::InMemory;
 use persist_core::object_store::path::Path;
@@ -22,6 +21,7 @@ use persist_core::object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
+use persist_core::testing::test_url;
 use persist_core::{Lazy, Persistence, Store};
 
 /// Requests seen, by kind.

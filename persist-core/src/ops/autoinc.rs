@@ -7,10 +7,10 @@
 //!
 //! On the local disk, listing a key with thousands of numbers would make every
 //! save slower than the last. There (on Linux) the key folder also carries a
-//! counter, the next number, in its extended attribute (`user.persist.next`, see `backend::local::counter`), read
-//! and advanced under an exclusive lock on the folder (`flock`, dropped by the
-//! OS with its process) by every claim, so it stays one past the highest
-//! number claimed. It is only a place to start: the claim itself is still the
+//! counter, the next number, in its extended attribute `user.persist.next`
+//! (`backend::local::counter`), read and advanced under an exclusive lock on
+//! the folder (`flock`, dropped by the OS with its process) by every claim, so
+//! it stays one past the highest number claimed. It is only a place to start: the claim itself is still the
 //! create-if-absent of the number's `.claim`, which steps past numbers already
 //! taken (after a process was killed between its claim and the counter's
 //! update). Where there is no counter (a new key, a copy that dropped extended
