@@ -5,7 +5,7 @@ use crate::attr;
 use crate::ctxt::Ctxt;
 use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, GenericArgument, Generics, Ident, PathArguments, Type};
+use syn::{Data, DeriveInput, Fields, Generics, Ident, Type};
 
 pub struct Input<'a> {
     pub original: &'a DeriveInput,
@@ -19,23 +19,6 @@ pub struct Field<'a> {
     pub attrs: attr::Field<'a>,
     pub ident: &'a Ident,
     pub ty: &'a Type,
-}
-
-/// What a field is, once validated.
-pub enum Role<'a> {
-    Key {
-        filename: bool,
-        prefix: Option<&'a syn::LitStr>,
-    },
-    AutoInc {
-        prefix: Option<&'a syn::LitStr>,
-        /// The integer inside `Option<…>`.
-        int: &'a Type,
-    },
-    Record {
-        stem: Option<&'a syn::LitStr>,
-    },
-    Data,
 }
 
 impl<'a> Input<'a> {
@@ -110,29 +93,7 @@ impl<'a> Input<'a> {
     }
 }
 
-impl<'a> Field<'a> {
-    /// The role, assuming validation passed (autoinc wins, then record, then key).
-    pub fn role(&self) -> Role<'_> {
-        let a = &self.attrs;
-        if let Some(marker) = &a.autoinc {
-            Role::AutoInc {
-                prefix: marker.value.as_ref(),
-                int: autoinc_int(self.ty).unwrap_or(self.ty),
-            }
-        } else if let Some(marker) = &a.record {
-            Role::Record {
-                stem: marker.value.as_ref(),
-            }
-        } else if a.key.is_some() || a.filename.is_some() {
-            Role::Key {
-                filename: a.filename.is_some(),
-                prefix: a.filename.as_ref().and_then(|m| m.value.as_ref()),
-            }
-        } else {
-            Role::Data
-        }
-    }
-
+impl Field<'_> {
     /// The field's name as stored (`r#type` is stored as `type`).
     pub fn name(&self) -> String {
         self.ident.unraw().to_string()
@@ -161,93 +122,4 @@ pub fn snake_case(ident: &str) -> String {
         }
     }
     out
-}
-
-fn strip_group(mut ty: &Type) -> &Type {
-    while let Type::Group(group) = ty {
-        ty = &group.elem;
-    }
-    ty
-}
-
-/// The segments of a plain path type (no `<T as Trait>::`), and whether it
-/// starts with `::`.
-fn plain_path(ty: &Type) -> Option<&syn::Path> {
-    match strip_group(ty) {
-        Type::Path(tp) if tp.qself.is_none() => Some(&tp.path),
-        _ => None,
-    }
-}
-
-/// The path is one of `candidates` (each a list of segments), optionally
-/// with a leading `::` when it has more than one segment. Only the last
-/// segment may carry generic arguments.
-fn path_is(path: &syn::Path, candidates: &[&[&str]]) -> bool {
-    let segs: Vec<&syn::PathSegment> = path.segments.iter().collect();
-    if segs[..segs.len() - 1]
-        .iter()
-        .any(|seg| !seg.arguments.is_none())
-    {
-        return false;
-    }
-    candidates.iter().any(|cand| {
-        cand.len() == segs.len()
-            && (path.leading_colon.is_none() || cand.len() > 1)
-            && cand.iter().zip(&segs).all(|(c, seg)| seg.ident == c)
-    })
-}
-
-/// The field type is written `String` (or `std::string::String`, `alloc::string::String`).
-pub fn is_string(ty: &Type) -> bool {
-    plain_path(ty).is_some_and(|path| {
-        path.segments
-            .last()
-            .is_some_and(|seg| seg.arguments.is_none())
-            && path_is(
-                path,
-                &[
-                    &["String"],
-                    &["std", "string", "String"],
-                    &["alloc", "string", "String"],
-                ],
-            )
-    })
-}
-
-/// The integer type inside an autoinc's `Option<u32 | u64 | usize>`.
-pub fn autoinc_int(ty: &Type) -> Option<&Type> {
-    let path = plain_path(ty)?;
-    if !path_is(
-        path,
-        &[
-            &["Option"],
-            &["std", "option", "Option"],
-            &["core", "option", "Option"],
-        ],
-    ) {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &path.segments.last()?.arguments else {
-        return None;
-    };
-    if args.args.len() != 1 {
-        return None;
-    }
-    let GenericArgument::Type(inner) = &args.args[0] else {
-        return None;
-    };
-    let inner_path = plain_path(inner)?;
-    let ident = inner_path.get_ident()?;
-    (ident == "u32" || ident == "u64" || ident == "usize").then_some(inner)
-}
-
-/// The field type is written `Lazy<…>` (last path segment `Lazy`, one type argument).
-pub fn is_lazy(ty: &Type) -> bool {
-    plain_path(ty)
-        .and_then(|path| path.segments.last())
-        .is_some_and(|seg| {
-            seg.ident == "Lazy"
-                && matches!(&seg.arguments, PathArguments::AngleBracketed(args)
-                    if args.args.len() == 1 && matches!(args.args[0], GenericArgument::Type(_)))
-        })
 }

@@ -2,7 +2,9 @@
 //! the user's calls (`save`, `load`, `new`, `filename`, `{}`) do not add a
 //! cascade of unrelated errors (thiserror-impl's `fallback.rs`).
 
-use crate::ast::{is_string, Input};
+use crate::ast::Input;
+use crate::role::Role;
+use crate::ty::is_string;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
@@ -16,11 +18,7 @@ pub fn expand(node: &DeriveInput, input: Option<&Input>, krate: &TokenStream) ->
     // call to it is not one more error.
     let inherent = input.map(|input| {
         let args = input.fields.iter().filter_map(|field| {
-            let a = &field.attrs;
-            let is_key = (a.key.is_some() || a.filename.is_some())
-                && a.autoinc.is_none()
-                && a.record.is_none();
-            if !is_key {
+            if !matches!(field.role(), Role::Key { .. }) {
                 return None;
             }
             let ty = field.ty;

@@ -10,17 +10,23 @@
 //!
 //! The stages follow thiserror-impl and serde_derive: `ast` and `attr` parse
 //! the input, `valid` checks every rule and reports all errors at once,
-//! `expand` generates code, and `fallback` keeps a failed derive from causing
-//! follow-up errors in the user's code.
+//! `expand` generates code (one generator per generated item: the `Record`
+//! impl, `new`, `filename` and `Display`, the replace and query builders),
+//! and `fallback` keeps a failed derive from causing follow-up errors in the
+//! user's code. Shared by the stages: `role` (what each field is), `ty` (how
+//! a field type is recognised) and `crate_path` (the runtime's path).
 
 #![allow(clippy::module_name_repetitions)]
 
 mod ast;
 mod attr;
+mod crate_path;
 mod ctxt;
 mod expand;
 mod fallback;
+mod role;
 mod symbol;
+mod ty;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -1,8 +1,10 @@
 //! Unit tests of the parse and validate stages, and of a few expansion
 //! details, run on `syn::parse_quote!` inputs.
 
-use crate::ast::{autoinc_int, is_lazy, is_string, snake_case, Input, Role};
+use crate::ast::{snake_case, Input};
 use crate::ctxt::Ctxt;
+use crate::role::Role;
+use crate::ty::{autoinc_int, is_lazy, is_string};
 use crate::{expand, valid};
 use syn::{parse_quote, DeriveInput};
 

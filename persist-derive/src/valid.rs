@@ -1,10 +1,12 @@
 //! The rules of SPEC.md. Every violation is reported into the context, each
 //! spanned at the offending token; nothing stops at the first error.
 
-use crate::ast::{autoinc_int, is_lazy, Field, Input};
+use crate::ast::{Field, Input};
 use crate::attr::Marker;
+use crate::crate_path::is_absolute;
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
+use crate::ty::{autoinc_int, is_lazy};
 use syn::GenericParam;
 
 pub fn check(cx: &Ctxt, input: &Input) {
@@ -71,11 +73,7 @@ fn check_container(cx: &Ctxt, input: &Input) {
         }
     }
     if let Some((lit, Some(path))) = &attrs.krate {
-        let crate_relative = path
-            .segments
-            .first()
-            .is_some_and(|seg| seg.ident == "crate");
-        if path.leading_colon.is_none() && !crate_relative {
+        if !is_absolute(path) {
             cx.error_spanned_by(
                 lit,
                 format!(
