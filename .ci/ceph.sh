@@ -153,7 +153,9 @@ osd_op_num_shards = 2
 osd_op_num_threads_per_shard = 1
 
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$rgw_port
+# tcp_nodelay: without it a reused connection waits for the client's delayed
+# ACK between the response's header and body, 40 ms a request on loopback.
+rgw_frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw_data = $STATE/rgw
 rgw_enable_usage_log = false
 rgw_thread_pool_size = 64
