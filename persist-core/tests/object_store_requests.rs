@@ -32,6 +32,8 @@ type Tally = BTreeMap<&'static str, usize>;
 struct Counting {
     inner: Arc<dyn ObjectStore>,
     seen: Arc<Mutex<Tally>>,
+    /// `GET`s started and not finished, and the most there were at once.
+    gets: Mutex<(usize, usize)>,
 }
 
 impl Counting {
@@ -91,7 +93,17 @@ impl ObjectStore for Counting {
         options: GetOptions,
     ) -> persist_core::object_store::Result<GetResult> {
         self.count(if options.head { "HEAD" } else { "GET" });
-        self.inner.get_opts(location, options).await
+        {
+            let mut gets = self.gets.lock().unwrap();
+            gets.0 += 1;
+            gets.1 = gets.1.max(gets.0);
+        }
+        // An in-memory GET never waits; give other requests the chance to
+        // start, as a network round trip would.
+        tokio::task::yield_now().await;
+        let got = self.inner.get_opts(location, options).await;
+        self.gets.lock().unwrap().0 -= 1;
+        got
     }
 
     async fn get_ranges(
@@ -208,6 +220,7 @@ fn requests_per_call(inner: Arc<dyn ObjectStore>, prefix: &str) {
     let counting = Arc::new(Counting {
         inner,
         seen: Arc::default(),
+        gets: Mutex::default(),
     });
     let store = Store::from_object_store(counting.clone(), prefix).unwrap();
     let c = &*counting;
@@ -354,6 +367,7 @@ fn a_claim_is_one_conditional_put_whatever_its_size() {
     let counting = Arc::new(Counting {
         inner: Arc::new(InMemory::new()),
         seen: Arc::default(),
+        gets: Mutex::default(),
     });
     let b = ObjectStoreBackend::new(counting.clone(), "p")
         .unwrap()
@@ -367,4 +381,31 @@ fn a_claim_is_one_conditional_put_whatever_its_size() {
         counting.take(),
         tally(&[("PUT if-none-match", 2), ("HEAD", 1), ("GET", 1)])
     );
+}
+
+/// `T::all` over many records reads their `meta.json` files several at a
+/// time, and still one `GET` each.
+#[test]
+fn all_reads_many_records_at_a_time() {
+    let counting = Arc::new(Counting {
+        inner: Arc::new(InMemory::new()),
+        seen: Arc::default(),
+        gets: Mutex::default(),
+    });
+    let store = Store::from_object_store(counting.clone(), "many").unwrap();
+    for i in 0..300 {
+        let mut p = Plain::new(format!("p{i:03}"));
+        p.score = f64::from(i);
+        p.save(&store).unwrap();
+    }
+    counting.take();
+    *counting.gets.lock().unwrap() = (0, 0);
+    let scores: Vec<f64> = Plain::all(&store)
+        .unwrap()
+        .map(|p| p.unwrap().score)
+        .collect();
+    assert_eq!(scores, (0..300).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(counting.take(), tally(&[("LIST", 1), ("GET", 300)]));
+    let most = counting.gets.lock().unwrap().1;
+    assert!(most > 8, "at most {most} GETs at once");
 }

@@ -149,6 +149,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
             .map_err(|e| Error::io(e).within("", &self.describe(path)))?;
         Ok(buf)
     }
+
+    /// Reads the whole objects at `paths`: one result per path, in order, each
+    /// as [`read_all`](Backend::read_all) gives it. `T::all` reads the
+    /// `meta.json` of many records this way. Where each read is a network
+    /// round trip the backend overlaps them (object storage sends several
+    /// `GET`s at once); the default reads one after another.
+    fn read_each(&self, paths: &[String]) -> Vec<Result<Vec<u8>>> {
+        paths.iter().map(|path| self.read_all(path)).collect()
+    }
 }
 
 /// Joins path components with `/`, skipping empty ones.

@@ -139,22 +139,32 @@ fn prefetch(
         .name("persist-all".to_owned())
         .spawn(move || {
             let dirs = theirs.lock().ok().and_then(|mut d| d.take());
-            let mut batch = Vec::with_capacity(PREFETCH_BATCH);
-            for dir in dirs.into_iter().flatten() {
-                batch.push(dir.map(|dir| {
-                    let bytes = read_meta_bytes(&store, &dir);
-                    (dir, bytes)
-                }));
-                if batch.len() == PREFETCH_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(PREFETCH_BATCH));
-                    // The iterator was dropped: stop.
-                    if tx.send(full).is_err() {
-                        return;
-                    }
+            let mut dirs = dirs.unwrap_or_default().into_iter();
+            loop {
+                let chunk: Vec<_> = dirs.by_ref().take(PREFETCH_BATCH).collect();
+                if chunk.is_empty() {
+                    return;
                 }
-            }
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
+                // A batch's files read at once, which object storage overlaps.
+                let paths: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|dir| dir.as_ref().ok().map(RecordDir::meta_path))
+                    .collect();
+                let mut read = store.backend().read_each(&paths).into_iter();
+                let batch: Vec<Prefetched> = chunk
+                    .into_iter()
+                    .map(|dir| {
+                        dir.map(|dir| {
+                            let bytes =
+                                read.next().unwrap_or_else(|| read_meta_bytes(&store, &dir));
+                            (dir, bytes)
+                        })
+                    })
+                    .collect();
+                // The iterator was dropped: stop.
+                if tx.send(batch).is_err() {
+                    return;
+                }
             }
         });
     match spawned {
