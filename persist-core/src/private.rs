@@ -5,6 +5,7 @@
 //! names (the [`Record`] trait it implements, [`Parts`] and [`RecordOut`]) and
 //! the few conversions its code calls.
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use serde_json::Value;
@@ -26,6 +27,17 @@ use crate::error::{Error, Result as PResult};
 use crate::key::{invalid_key, key_field_value};
 use crate::record::RecordDir;
 use crate::store::Store;
+
+/// What a key field's type needs. The derive of a generic struct bounds the
+/// key fields whose type mentions a parameter with it (a trait of its own, so
+/// serde's traits are not re-exported here and error messages keep naming
+/// them by their own path).
+pub trait KeyType: Serialize + DeserializeOwned {}
+impl<T: Serialize + DeserializeOwned> KeyType for T {}
+
+/// What a data field's type needs (see [`KeyType`]).
+pub trait DataType: Serialize + DeserializeOwned + Default {}
+impl<T: Serialize + DeserializeOwned + Default> DataType for T {}
 
 /// A key field's canonical value.
 pub fn key_value<T: Serialize + ?Sized>(field: &str, v: &T) -> PResult<Value> {

@@ -37,6 +37,43 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// See the `persist_core` documentation for the attributes and the
 /// generated API.
+///
+/// # Generic structs
+///
+/// Type parameters are allowed when the struct names its records with
+/// `#[persist(name = "…")]` (without it the derive is an error at the
+/// generics): the place on disk is chosen by that name and the key, so every
+/// instantiation shares it, and `Spectrum<f32>` finds a record saved as
+/// `Spectrum<f64>` with the same key (its array then fails to read with
+/// `TypeMismatch`). The generated impls bound the fields whose type mentions
+/// a parameter, not the parameter: here `Array1<E>: Storable`, which holds
+/// for every npy element type. Lifetime and const parameters are refused.
+///
+/// ```
+/// use persist_core::ndarray::{array, Array1};
+/// use persist_core::{Lazy, Persistence, Store};
+///
+/// #[derive(Persistence)]
+/// #[persist(name = "spectrum")]
+/// struct Spectrum<E> {
+///     #[filename]
+///     animal: String,
+///     #[record]
+///     power: Lazy<Array1<E>>,
+/// }
+///
+/// # fn main() -> persist_core::Result<()> {
+/// let store = Store::memory();
+/// let mut narrow = Spectrum::<f32>::new("A00");
+/// narrow.power.set(array![0.5, 1.5]);
+/// narrow.save(&store)?;
+///
+/// let back = Spectrum::<f32>::new("A00").load(&store)?;
+/// assert_eq!(back.power.get()?, &array![0.5f32, 1.5]);
+/// assert_eq!(back.to_string(), "spectrum-A00");
+/// # Ok(())
+/// # }
+/// ```
 #[proc_macro_derive(Persistence, attributes(persist, key, filename, autoinc, record))]
 pub fn derive_persistence(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -4,7 +4,7 @@
 use crate::ast::{snake_case, Input};
 use crate::ctxt::Ctxt;
 use crate::role::Role;
-use crate::ty::{autoinc_int, is_lazy, is_string};
+use crate::ty::{autoinc_int, is_lazy, is_string, mentions};
 use crate::{expand, valid};
 use syn::{parse_quote, DeriveInput};
 
@@ -218,4 +218,78 @@ fn print_expansion() {
         expand::derive(&node).to_string(),
     )
     .unwrap();
+}
+
+#[test]
+fn generic_bounds_only_where_a_field_mentions_a_parameter() {
+    let node: DeriveInput = parse_quote! {
+        #[persist(name = "spectrum")]
+        struct Spectrum<E, M> {
+            #[filename] animal: String,
+            #[key] tag: M,
+            peak_hz: f64,
+            marker: PhantomData<M>,
+            #[record] power: Lazy<Array1<E>>,
+            #[record] notes: Lazy<String>,
+        }
+    };
+    let out = expand::derive(&node).to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    for needle in [
+        "impl < E , M > :: persist_core :: __private :: Record for Spectrum < E , M >",
+        "M : :: persist_core :: __private :: KeyType",
+        "PhantomData < M > : :: persist_core :: __private :: DataType",
+        "Array1 < E > : :: persist_core :: Storable",
+        "pub fn query () -> SpectrumQuery < E , M >",
+        "__persist_marker : :: persist_core :: __private :: PhantomData < fn () -> Spectrum < E , M > >",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in {out}");
+    }
+    // Fields that mention no parameter get no bound.
+    for absent in ["String : ::", "f64 : ::", "E : :: persist_core"] {
+        assert!(!out.contains(absent), "unexpected {absent:?} in {out}");
+    }
+}
+
+#[test]
+fn a_generic_struct_needs_a_name() {
+    let node: DeriveInput = parse_quote! {
+        struct Spectrum<E> { #[key] animal: String, #[record] power: Lazy<Vec<E>> }
+    };
+    let errors = errors(&node);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("a generic struct needs `#[persist(name = \"…\")]`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_type_mentions_a_parameter() {
+    let t: syn::Ident = parse_quote!(T);
+    let params = [&t];
+    let yes: [syn::Type; 9] = [
+        parse_quote!(T),
+        parse_quote!(Vec<T>),
+        parse_quote!(&'static [T]),
+        parse_quote!((u8, T)),
+        parse_quote!(T::Item),
+        parse_quote!(<T as Iterator>::Item),
+        parse_quote!(fn(T) -> u8),
+        parse_quote!(Box<dyn Fn() -> T>),
+        parse_quote!(Option<Vec<[T; 3]>>),
+    ];
+    for ty in &yes {
+        assert!(mentions(ty, &params), "{}", quote::quote!(#ty));
+    }
+    let no: [syn::Type; 5] = [
+        parse_quote!(u8),
+        parse_quote!(Vec<U>),
+        parse_quote!(::T),
+        parse_quote!(my::T),
+        parse_quote!(Lazy<Array1<f64>>),
+    ];
+    for ty in &no {
+        assert!(!mentions(ty, &params), "{}", quote::quote!(#ty));
+    }
 }

@@ -3,7 +3,8 @@
 //! writes (`String`, `std::string::String`, …) and nothing that merely ends
 //! the same way.
 
-use syn::{GenericArgument, PathArguments, Type};
+use syn::punctuated::Punctuated;
+use syn::{GenericArgument, Ident, Path, PathArguments, ReturnType, Type, TypeParamBound};
 
 fn strip_group(mut ty: &Type) -> &Type {
     while let Type::Group(group) = ty {
@@ -85,11 +86,84 @@ pub fn autoinc_int(ty: &Type) -> Option<&Type> {
 
 /// The field type is written `Lazy<…>` (last path segment `Lazy`, one type argument).
 pub fn is_lazy(ty: &Type) -> bool {
-    plain_path(ty)
-        .and_then(|path| path.segments.last())
-        .is_some_and(|seg| {
-            seg.ident == "Lazy"
-                && matches!(&seg.arguments, PathArguments::AngleBracketed(args)
-                    if args.args.len() == 1 && matches!(args.args[0], GenericArgument::Type(_)))
+    lazy_inner(ty).is_some()
+}
+
+/// The `T` of a field type written `Lazy<T>`.
+pub fn lazy_inner(ty: &Type) -> Option<&Type> {
+    let seg = plain_path(ty)?.segments.last()?;
+    match &seg.arguments {
+        PathArguments::AngleBracketed(args) if seg.ident == "Lazy" && args.args.len() == 1 => {
+            match &args.args[0] {
+                GenericArgument::Type(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The type mentions one of `params` (a generic struct's type parameters),
+/// so a bound on it is not trivially true or false. Macros and tokens syn
+/// keeps verbatim count as mentioning them: they may expand to anything.
+pub fn mentions(ty: &Type, params: &[&Ident]) -> bool {
+    match ty {
+        Type::Array(t) => mentions(&t.elem, params),
+        Type::Group(t) => mentions(&t.elem, params),
+        Type::Paren(t) => mentions(&t.elem, params),
+        Type::Ptr(t) => mentions(&t.elem, params),
+        Type::Reference(t) => mentions(&t.elem, params),
+        Type::Slice(t) => mentions(&t.elem, params),
+        Type::Tuple(t) => t.elems.iter().any(|elem| mentions(elem, params)),
+        Type::FnPtr(t) => {
+            t.inputs.iter().any(|arg| mentions(&arg.ty, params))
+                || return_mentions(&t.output, params)
+        }
+        Type::Path(t) => {
+            t.qself.as_ref().is_some_and(|q| mentions(&q.ty, params))
+                || path_mentions(&t.path, params)
+        }
+        Type::ImplTrait(t) => bounds_mention(&t.bounds, params),
+        Type::TraitObject(t) => bounds_mention(&t.bounds, params),
+        Type::Infer(_) | Type::Never(_) => false,
+        _ => true,
+    }
+}
+
+fn path_mentions(path: &Path, params: &[&Ident]) -> bool {
+    // `T` or `T::Assoc`.
+    let starts_with_param = path.leading_colon.is_none()
+        && path
+            .segments
+            .first()
+            .is_some_and(|seg| params.iter().any(|p| seg.ident == **p));
+    starts_with_param
+        || path.segments.iter().any(|seg| match &seg.arguments {
+            PathArguments::None => false,
+            PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                GenericArgument::Type(ty) => mentions(ty, params),
+                GenericArgument::AssocType(assoc) => mentions(&assoc.ty, params),
+                GenericArgument::Constraint(c) => bounds_mention(&c.bounds, params),
+                _ => false,
+            }),
+            PathArguments::Parenthesized(args) => {
+                args.inputs.iter().any(|arg| mentions(&arg.ty, params))
+                    || return_mentions(&args.output, params)
+            }
         })
+}
+
+fn return_mentions(output: &ReturnType, params: &[&Ident]) -> bool {
+    match output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => mentions(ty, params),
+    }
+}
+
+fn bounds_mention<P>(bounds: &Punctuated<TypeParamBound, P>, params: &[&Ident]) -> bool {
+    bounds.iter().any(|bound| match bound {
+        TypeParamBound::Trait(t) => path_mentions(&t.path, params),
+        TypeParamBound::Lifetime(_) => false,
+        _ => true,
+    })
 }

@@ -99,12 +99,19 @@ fn check_generics(cx: &Ctxt, input: &Input) {
                 "#[derive(Persistence)] does not support const generic parameters; \
                  use a concrete type or a separate struct per value",
             ),
-            GenericParam::Type(t) => cx.error_spanned_by(
-                &t.ident,
-                "#[derive(Persistence)] does not support type parameters yet; \
-                 use concrete field types (a type alias or a separate struct per instantiation)",
-            ),
+            GenericParam::Type(_) => {}
         }
+    }
+    if input.generics.type_params().next().is_some() && input.attrs.name.is_none() {
+        cx.error_spanned_by(
+            input.generics,
+            format!(
+                "a generic struct needs `#[persist(name = \"…\")]`: its records are stored under \
+                 the type name, which must not depend on the type parameters, so \
+                 `{}<…>` has no default name",
+                input.ident
+            ),
+        );
     }
 }
 

@@ -62,6 +62,23 @@ pub mod public {
         n: ::std::option::Option<usize>,
     }
 
+    /// A generic record: the bounds and the builders' parameters resolve
+    /// with the prelude shadowed too.
+    #[derive(Persistence)]
+    #[persist(name = "generic")]
+    pub struct Generic<K, E = f64>
+    where
+        E: ::std::marker::Copy,
+    {
+        #[filename]
+        key: K,
+        #[autoinc]
+        n: ::std::option::Option<u32>,
+        values: ::std::vec::Vec<E>,
+        #[record]
+        trace: Lazy<::std::vec::Vec<u8>>,
+    }
+
     /// No autoinc, no data, no records.
     #[derive(Persistence)]
     pub(crate) struct KeyOnly {
@@ -98,6 +115,8 @@ pub mod public {
         let _ = OnlyAutoinc::new();
         let _ = KeyOnly::new("t").replace().r#type("u").build();
         let _ = Shadowed::query().animal("A00").run_id(2);
+        let _ = Generic::<u32>::new(3).replace().key(4).build().filename();
+        let _ = Generic::<u32, f32>::query().key(3).n(1);
     }
 }
 

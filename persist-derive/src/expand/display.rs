@@ -1,7 +1,7 @@
 //! `fn filename(&self)` and `impl Display`, which prints the same: both call
 //! the runtime, which builds the name from the schema.
 
-use super::StructGen;
+use super::{Needs, StructGen};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -23,10 +23,12 @@ pub(super) fn filename(gen: &StructGen) -> TokenStream {
 
 /// `impl Display`.
 pub(super) fn expand(gen: &StructGen) -> TokenStream {
-    let (p, ident) = (&gen.p, gen.ident());
+    let (p, self_ty) = (&gen.p, gen.self_ty());
+    let header = gen.impl_header(Needs::Record);
+    let (impl_generics, where_clause) = (&header.generics, &header.where_clause);
     quote! {
         #[automatically_derived]
-        impl #p::fmt::Display for #ident {
+        impl #impl_generics #p::fmt::Display for #self_ty #where_clause {
             fn fmt(&self, __persist_f: &mut #p::fmt::Formatter<'_>) -> #p::fmt::Result {
                 __persist_f.write_str(&#p::filename(self))
             }

@@ -5,6 +5,7 @@
 //! `Display`), and the `replace` and `query` builders. This module resolves
 //! the fields once ([`StructGen`]) and puts the items together.
 
+mod bound;
 mod display;
 mod field;
 mod new;
@@ -18,6 +19,7 @@ use crate::crate_path::runtime_path;
 use crate::ctxt::Ctxt;
 use crate::role::Role;
 use crate::{fallback, valid};
+use bound::Needs;
 use field::FieldGen;
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::quote;
@@ -43,8 +45,8 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
     }
 }
 
-/// The struct as the generators see it: the runtime's paths, and each field
-/// with its role and index.
+/// The struct as the generators see it: the runtime's paths, each field
+/// with its role and index, and its type parameters.
 struct StructGen<'a> {
     input: &'a Input<'a>,
     /// The runtime crate, e.g. `::persist_core`.
@@ -52,6 +54,8 @@ struct StructGen<'a> {
     /// Its hidden support module, `#krate::__private`.
     p: TokenStream,
     fields: Vec<FieldGen<'a>>,
+    /// The type parameters of a generic struct.
+    params: Vec<&'a Ident>,
 }
 
 impl<'a> StructGen<'a> {
@@ -87,6 +91,7 @@ impl<'a> StructGen<'a> {
             krate,
             p,
             fields,
+            params: input.generics.type_params().map(|t| &t.ident).collect(),
         }
     }
 
@@ -115,7 +120,9 @@ struct Builder {
 
 fn impl_struct(input: &Input) -> TokenStream {
     let gen = StructGen::new(input);
-    let ident = gen.ident();
+    let self_ty = gen.self_ty();
+    let header = gen.impl_header(Needs::RecordAndClone);
+    let (impl_generics, where_clause) = (&header.generics, &header.where_clause);
     let record_impl = record_impl::expand(&gen);
     let new = new::expand(&gen);
     let filename = display::filename(&gen);
@@ -145,7 +152,7 @@ fn impl_struct(input: &Input) -> TokenStream {
             #record_impl
 
             #[automatically_derived]
-            impl #ident {
+            impl #impl_generics #self_ty #where_clause {
                 #new
 
                 #filename

@@ -1,7 +1,7 @@
 //! `fn query() -> <Name>Query`: a typed partial-key query, one setter per
 //! key field and the autoinc, `.run(&store)` sorted by file name.
 
-use super::{Builder, FieldGen, StructGen};
+use super::{Builder, FieldGen, Needs, StructGen};
 use crate::role::Role;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -23,7 +23,13 @@ pub(super) fn expand(gen: &StructGen) -> Builder {
 }
 
 fn def(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream {
-    let (p, ident, vis) = (&gen.p, gen.ident(), &gen.input.original.vis);
+    let (p, ident, vis, generics) = (
+        &gen.p,
+        gen.ident(),
+        &gen.input.original.vis,
+        gen.input.generics,
+    );
+    let where_clause = &generics.where_clause;
     let fields = targets.iter().map(|f| {
         let member = f.ident();
         let ty = match f.role {
@@ -31,6 +37,11 @@ fn def(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream {
             _ => f.ty(),
         };
         quote!(#member: #p::Option<#ty>)
+    });
+    // The key fields need not mention every parameter.
+    let marker = marker(gen).map(|(member, _)| {
+        let self_ty = gen.self_ty();
+        quote!(#member: #p::PhantomData<fn() -> #self_ty>,)
     });
     let doc = format!(
         "A typed query over the stored [`{ident}`] records, returned by [`{ident}::query`].\n\n\
@@ -41,8 +52,9 @@ fn def(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream {
         #[doc = #doc]
         #[must_use = "call `.run(&store)` to run the query"]
         #[allow(dead_code, unused_qualifications)]
-        #vis struct #builder {
+        #vis struct #builder #generics #where_clause {
             #(#fields,)*
+            #marker
         }
     }
 }
@@ -54,14 +66,17 @@ fn start(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream
         let member = f.ident();
         quote!(#member: #p::None)
     });
+    let marker_init = marker(gen).map(|(member, init)| quote!(#member: #init,));
+    let builder_ty = gen.builder_ty(builder);
     let doc = format!(
         "Starts a [`{builder}`] over the stored `{ident}` records; fields left unset match anything."
     );
     quote! {
         #[doc = #doc]
-        pub fn query() -> #builder {
+        pub fn query() -> #builder_ty {
             #builder {
                 #(#init,)*
+                #marker_init
             }
         }
     }
@@ -69,7 +84,10 @@ fn start(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream
 
 /// The setters and `run`.
 fn methods(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStream {
-    let (krate, p, ident) = (&gen.krate, &gen.p, gen.ident());
+    let (krate, p, ident, self_ty) = (&gen.krate, &gen.p, gen.ident(), gen.self_ty());
+    let builder_ty = gen.builder_ty(builder);
+    let header = gen.impl_header(Needs::Record);
+    let (impl_generics, where_clause) = (&header.generics, &header.where_clause);
     let setters = targets.iter().map(|f| {
         let member = f.ident();
         let (arg_ty, into, doc) = match f.role {
@@ -116,12 +134,12 @@ fn methods(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStre
     );
     quote! {
         #[automatically_derived]
-        impl #builder {
+        impl #impl_generics #builder_ty #where_clause {
             #(#setters)*
 
             #[doc = #doc]
-            pub fn run(&self, __persist_store: &#krate::Store) -> #krate::Result<#p::Vec<#ident>> {
-                #p::query::<#ident>(
+            pub fn run(&self, __persist_store: &#krate::Store) -> #krate::Result<#p::Vec<#self_ty>> {
+                #p::query::<#self_ty>(
                     __persist_store,
                     #p::vec![#(#filters),*],
                     #autoinc,
@@ -129,4 +147,11 @@ fn methods(gen: &StructGen, builder: &Ident, targets: &[&FieldGen]) -> TokenStre
             }
         }
     }
+}
+
+/// For a generic struct, the `PhantomData` field that holds its parameters
+/// (the key fields need not mention each), and its initial value.
+fn marker(gen: &StructGen) -> Option<(TokenStream, TokenStream)> {
+    let p = &gen.p;
+    (!gen.params.is_empty()).then(|| (quote!(__persist_marker), quote!(#p::PhantomData)))
 }

@@ -3,14 +3,16 @@
 //! parts, the migration hook). `Persistence` comes from the runtime's blanket
 //! impl over it.
 
-use super::{respan, schema, StructGen};
+use super::{respan, schema, Needs, StructGen};
 use crate::role::Role;
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 pub(super) fn expand(gen: &StructGen) -> TokenStream {
-    let (krate, p, ident) = (&gen.krate, &gen.p, gen.ident());
+    let (krate, p, self_ty) = (&gen.krate, &gen.p, gen.self_ty());
+    let header = gen.impl_header(Needs::Record);
+    let (impl_generics, where_clause) = (&header.generics, &header.where_clause);
     let schema = schema::expand(gen);
     let key_values = gen.keys().into_iter().map(|f| {
         let name = super::lit(&f.name);
@@ -69,7 +71,7 @@ pub(super) fn expand(gen: &StructGen) -> TokenStream {
 
     quote! {
         #[automatically_derived]
-        impl #p::Record for #ident {
+        impl #impl_generics #p::Record for #self_ty #where_clause {
             #schema
 
             fn __key(&self) -> #krate::Result<#p::Vec<#p::Value>> {

@@ -2,7 +2,7 @@
 //! setter per field (the autoinc apart), `.build()`. Changing a key field
 //! resets the autoinc to `None`, since the new key has its own numbers.
 
-use super::{Builder, StructGen};
+use super::{Builder, Needs, StructGen};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
@@ -21,7 +21,8 @@ pub(super) fn expand(gen: &StructGen) -> Builder {
 }
 
 fn def(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> TokenStream {
-    let (ident, vis) = (gen.ident(), &gen.input.original.vis);
+    let (ident, vis, generics) = (gen.ident(), &gen.input.original.vis, gen.input.generics);
+    let where_clause = &generics.where_clause;
     let fields = gen.fields.iter().map(|f| {
         let (member, ty) = (f.ident(), f.ty());
         quote!(#member: #ty)
@@ -40,7 +41,7 @@ fn def(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> TokenSt
         #[doc = #doc]
         #[must_use = "call `.build()` to get the changed value"]
         #[allow(dead_code)]
-        #vis struct #builder {
+        #vis struct #builder #generics #where_clause {
             #(#fields,)*
             #flag_field
         }
@@ -59,13 +60,14 @@ fn start(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> Token
         quote!(#member: #value)
     });
     let flag_init = key_changed.map(|flag| quote!(#flag: false,));
+    let builder_ty = gen.builder_ty(builder);
     let doc = format!(
         "Starts a [`{builder}`]: a copy of `self` to change some fields of, \
          finished with [`build`]({builder}::build)."
     );
     quote! {
         #[doc = #doc]
-        pub fn replace(&self) -> #builder {
+        pub fn replace(&self) -> #builder_ty {
             #builder {
                 #(#clones,)*
                 #flag_init
@@ -76,7 +78,10 @@ fn start(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> Token
 
 /// The setters and `build`.
 fn methods(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> TokenStream {
-    let (p, ident) = (&gen.p, gen.ident());
+    let (p, ident, self_ty) = (&gen.p, gen.ident(), gen.self_ty());
+    let builder_ty = gen.builder_ty(builder);
+    let header = gen.impl_header(Needs::Nothing);
+    let (impl_generics, where_clause) = (&header.generics, &header.where_clause);
     let setters = gen.fields.iter().filter(|f| !f.is_autoinc()).map(|f| {
         let (member, arg_ty, into) = (f.ident(), f.arg_ty(p), f.arg_into(p));
         let resets = key_changed.filter(|_| f.is_key());
@@ -116,11 +121,11 @@ fn methods(gen: &StructGen, builder: &Ident, key_changed: Option<&Ident>) -> Tok
     let doc = format!("Returns the changed `{ident}`.");
     quote! {
         #[automatically_derived]
-        impl #builder {
+        impl #impl_generics #builder_ty #where_clause {
             #(#setters)*
 
             #[doc = #doc]
-            pub fn build(self) -> #ident {
+            pub fn build(self) -> #self_ty {
                 #read_flag
                 let #value_mut __persist_value = #ident {
                     #(#build_fields,)*
