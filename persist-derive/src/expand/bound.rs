@@ -1,8 +1,8 @@
 //! Generic structs: the `where` clauses of the generated impls. A bound is
 //! put on a field's type only when that type mentions a type parameter
-//! (thiserror's `generics.rs`, serde's `bound.rs`), so `struct S<T>
-//! { #[key] id: T, marker: PhantomData<T> }` needs `T: Serialize` for the
-//! key but nothing of `T` for the marker beyond what `PhantomData<T>` has.
+//! (thiserror's `generics.rs`, serde's `bound.rs`), so `struct S<K, M>
+//! { #[key] id: K, marker: PhantomData<M> }` needs `K: KeyType` (serde both
+//! ways) and `PhantomData<M>: DataType`, which holds for every `M`.
 
 use super::StructGen;
 use crate::role::Role;

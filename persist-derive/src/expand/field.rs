@@ -52,7 +52,7 @@ impl FieldGen<'_> {
     /// unsatisfied bound (`Serialize`, `Clone`, `Storable`, …) is reported
     /// on the user's field rather than on the derive. `self` keeps the
     /// call-site span, so it resolves to the method's receiver.
-    pub fn with_ref(&self, mutable: bool, call: impl FnOnce(&Ident) -> TokenStream) -> TokenStream {
+    fn with_ref(&self, mutable: bool, call: impl FnOnce(&Ident) -> TokenStream) -> TokenStream {
         let local = Ident::new("__persist_field", self.span());
         let member = self.ident();
         let mutability = mutable.then(|| quote!(mut));
