@@ -46,8 +46,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exp = get(&store, "mlp", 0.1, vec![64, 64])?;
     // The unique id of a committed config: its record folder (type, readable
     // name and key hash).
-    let id = persist_core::__private::record_dir(&exp)?.path();
+    let id = exp.location(&store)?;
     println!("{exp} is committed at {id}");
+    // `local_directory()`: the folder on disk (None for memory or S3 stores).
+    if let Some(folder) = store.local_path(&id) {
+        println!("  its folder: {}", folder.display());
+    }
+    // `from_directory()`: the id alone brings the whole experiment back.
+    let from_id = Experiment::load_location(&store, &id)?;
+    assert_eq!(from_id.to_string(), exp.to_string());
+    println!("  loaded from its id alone: {from_id} ({})", from_id.status);
 
     // Files kept with the record, by extension.
     exp.save_file(&store, "notes.txt", &"converged after 3 epochs".to_string())?;
@@ -79,9 +87,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Another learning rate is another experiment.
     let other = get(&store, "mlp", 1.0, vec![64, 64])?;
-    println!(
-        "{other} is another record: {}",
-        persist_core::__private::record_dir(&other)?.path()
-    );
+    println!("{other} is another record: {}", other.location(&store)?);
     Ok(())
 }

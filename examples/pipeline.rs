@@ -183,7 +183,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(&store, 2.5)?;
 
     println!("\nhow the estimator's meta.json keeps its Ref:");
-    let meta_path = root.join(persist_core::__private::record_dir(&third)?.meta_path());
+    let folder = store
+        .local_path(&third.location(&store)?)
+        .ok_or("the store is on the local disk")?;
+    let meta_path = folder.join("meta.json");
     let meta: persist_core::serde_json::Value =
         persist_core::serde_json::from_slice(&std::fs::read(meta_path)?)?;
     for field in ["key", "upstream"] {

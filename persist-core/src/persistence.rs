@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::error::{BoxError, Error, Result};
 use crate::format::Storable;
 use crate::ops::list::{self, Records};
-use crate::ops::{files, read, refs, save};
+use crate::ops::{files, location, read, refs, save};
 use crate::record::{filename, Record};
 use crate::store::Store;
 
@@ -119,6 +119,67 @@ pub trait Persistence: Record {
     /// `Err` item; the listing goes on.
     fn all(store: &Store) -> Result<Records<Self>>;
 
+    /// The record's place in the store, relative to it:
+    /// `<type>/<folder>` (`/<n>` after it for an autoinc number), the
+    /// folder being the readable file name and the key's hash. It names one
+    /// key's record on every backend and for every program, so it can be
+    /// printed, kept in a log or another record, and given back to
+    /// [`load_location`](Persistence::load_location).
+    /// [`Store::local_path`] makes it a path on the local disk.
+    ///
+    /// The place does not depend on whether the record is saved yet;
+    /// [`Error::AutoIncUnresolved`] if the autoinc is `None`.
+    ///
+    /// ```
+    /// use persist_core::{Persistence, Store};
+    ///
+    /// #[derive(Persistence)]
+    /// struct Run { #[key] #[filename] model: String, #[autoinc] n: Option<u32>, loss: f64 }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let mut run = Run::new("mlp");
+    /// assert!(run.location(&store).is_err());            // no number yet
+    /// run.save(&store)?;
+    /// let place = run.location(&store)?;
+    /// assert!(place.starts_with("run/run-mlp.") && place.ends_with("/0"));
+    /// let folder = store.local_path(&place).unwrap();   // on the local disk
+    /// assert!(folder.join("meta.json").is_file());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn location(&self, store: &Store) -> Result<String>;
+
+    /// The record stored at `location`, a place
+    /// [`location`](Persistence::location) gave (machinable's
+    /// `from_directory`): the key is read from the record itself, so a program
+    /// that only kept the place gets the whole record back.
+    ///
+    /// Errors: [`Error::NotFound`] if nothing is stored there,
+    /// [`Error::TypeMismatch`] if the place holds another type's record,
+    /// [`Error::InvalidKey`] if `location` is not a record's place (empty,
+    /// absolute, `..`, a folder that is not a record folder).
+    ///
+    /// ```
+    /// use persist_core::{Error, Persistence, Store};
+    ///
+    /// #[derive(Persistence, Debug, PartialEq)]
+    /// struct Fit { #[key] dataset: String, #[key] degree: u32, rmse: f64 }
+    ///
+    /// let store = Store::memory();
+    /// let mut fit = Fit::new("iris", 3);
+    /// fit.rmse = 0.25;
+    /// fit.save(&store)?;
+    /// let place = fit.location(&store)?;
+    ///
+    /// let back = Fit::load_location(&store, &place)?;    // no key needed
+    /// assert_eq!(back, fit);
+    /// assert!(matches!(Fit::load_location(&store, "../etc"), Err(Error::InvalidKey { .. })));
+    /// fit.remove(&store)?;
+    /// assert!(matches!(Fit::load_location(&store, &place), Err(Error::NotFound { .. })));
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    fn load_location(store: &Store, location: &str) -> Result<Self>;
+
     /// Keeps an extra file with the record (the record must be saved). `name`
     /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`]. Extra
     /// files live apart from the record's own files; `remove` removes them.
@@ -212,6 +273,14 @@ impl<T: Record> Persistence for T {
 
     fn all(store: &Store) -> Result<Records<Self>> {
         list::all(store)
+    }
+
+    fn location(&self, _store: &Store) -> Result<String> {
+        location::location(self)
+    }
+
+    fn load_location(store: &Store, location: &str) -> Result<Self> {
+        location::load_location(store, location)
     }
 
     fn save_file<V: Storable>(&self, store: &Store, name: &str, value: &V) -> Result<()> {

@@ -1,7 +1,7 @@
 //! [`Store`]: where records are kept, and how carefully.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backend::{Backend, LocalBackend, MemoryBackend};
@@ -143,6 +143,31 @@ impl Store {
     /// Whether reads check checksums.
     pub fn is_verifying(&self) -> bool {
         self.verify
+    }
+
+    /// The folder or file at `location` (a place
+    /// [`Persistence::location`](crate::Persistence::location) gave, or a path
+    /// below one) on the local disk, or `None` where the store is not on the
+    /// local disk (memory, object storage) or `location` is not a plain
+    /// relative path. For handing a record's folder to another program; write
+    /// into it only through persist.
+    ///
+    /// ```
+    /// use persist_core::{Persistence, Store};
+    /// #[derive(Persistence)]
+    /// struct Fit { #[key] dataset: String, rmse: f64 }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let mut fit = Fit::new("iris");
+    /// fit.save(&store)?;
+    /// let place = fit.location(&store)?;
+    /// assert_eq!(store.local_path(&place), Some(dir.path().join(&place)));
+    /// assert_eq!(Store::memory().local_path(&place), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local_path(&self, location: &str) -> Option<PathBuf> {
+        self.backend.local_path(location)
     }
 
     /// The backend under this store.

@@ -14,6 +14,7 @@
 pub(crate) mod autoinc;
 pub(crate) mod files;
 pub(crate) mod list;
+pub(crate) mod location;
 pub(crate) mod query;
 pub(crate) mod read;
 pub(crate) mod refs;
