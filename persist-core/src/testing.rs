@@ -4,7 +4,7 @@ use crate::store::Store;
 
 /// Not public API: the S3 store of the test suites.
 ///
-/// Reads `PERSIST_TEST_S3_URL` (as `.ci/s3.sh start` prints it, with the
+/// Reads `PERSIST_TEST_S3_URL` (as `.ci/ceph.sh start` prints it, with the
 /// `AWS_*` variables). Unset: prints why the test is skipped and returns
 /// `None`, unless `CI=true`, where it panics (CI must run the S3 tests). Set:
 /// a store under a fresh prefix `<url>/<label>-<uuid>`, so tests never see
@@ -28,12 +28,13 @@ pub fn test_url(label: &str) -> Option<String> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
                     "PERSIST_TEST_S3_URL is not set but CI=true: the S3 tests must run in CI \
-                     (start a server with `eval \"$(.ci/s3.sh start)\"`)"
+                     (start a server with `eval \"$(.ci/ceph.sh start)\"`)"
                 );
             }
             eprintln!(
                 "skipping `{label}` on S3: PERSIST_TEST_S3_URL is not set \
-                 (run `eval \"$(.ci/s3.sh start)\"` to start a local S3 server)"
+                 (run `eval \"$(.ci/ceph.sh start)\"` to start a local Ceph cluster, \
+                 or `.ci/s3.sh` for the moto mock)"
             );
             None
         }

@@ -1,5 +1,6 @@
-//! The object-store backend against a real S3 server (moto in CI, see
-//! `.ci/s3.sh`), and the same backend contract on an in-memory object store.
+//! The object-store backend against a real S3 server (Ceph's RADOS Gateway in
+//! CI, see `.ci/ceph.sh`), and the same backend contract on an in-memory object
+//! store.
 //!
 //! The S3 tests read `PERSIST_TEST_S3_URL` (and the `AWS_*` variables). Without
 //! it they print why they are skipped and pass, except with `CI=true`, where
