@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # A local S3 server (moto) on loopback for persist's object-store tests.
+# moto is a mock, quick to start; CI runs the suites on a real object store,
+# a one-node Ceph cluster (.ci/ceph.sh).
 #
 #   eval "$(.ci/s3.sh start)"   # install moto if missing, start it, create a bucket,
 #                               # print the export lines the tests read
