@@ -13,8 +13,7 @@
 //! command works on the store's layout and `meta.json` files only, so it reads
 //! stores written by any program, whatever its types.
 
-mod commands;
-mod npy;
+mod cmd;
 mod output;
 
 use std::io::{self, IsTerminal};
@@ -170,12 +169,12 @@ fn clap_error(e: clap::Error) -> ExitCode {
 fn run(cli: Cli, out: &mut Out) -> CliResult {
     let store = open_store(cli.store)?;
     match cli.command {
-        Command::Ls { type_name, json } => commands::ls(&store, type_name.as_deref(), json, out),
-        Command::Show { record, json } => commands::show(&store, &record, json, out),
-        Command::Tree { depth } => commands::tree(&store, depth, out),
-        Command::Verify { verbose } => commands::verify(&store, verbose, out),
-        Command::Gc { dry_run, min_age } => commands::gc(&store, dry_run, min_age, out),
-        Command::Du => commands::du(&store, out),
+        Command::Ls { type_name, json } => cmd::ls(&store, type_name.as_deref(), json, out),
+        Command::Show { record, json } => cmd::show(&store, &record, json, out),
+        Command::Tree { depth } => cmd::tree(&store, depth, out),
+        Command::Verify { verbose } => cmd::verify(&store, verbose, out),
+        Command::Gc { dry_run, min_age } => cmd::gc(&store, dry_run, min_age, out),
+        Command::Du => cmd::du(&store, out),
     }
 }
 

@@ -49,6 +49,7 @@ mod checksum;
 pub mod error;
 pub mod format;
 pub mod key;
+pub mod layout;
 mod lazy;
 pub mod maintenance;
 pub mod meta;

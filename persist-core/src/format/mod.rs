@@ -7,7 +7,7 @@ use crate::error::Result;
 
 mod bytes;
 mod json;
-pub(crate) mod npy;
+pub mod npy;
 mod text;
 
 pub use json::Json;

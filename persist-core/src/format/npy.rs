@@ -1,4 +1,5 @@
-//! ndarray owned arrays as `.npy`, readable by `numpy.load`.
+//! ndarray owned arrays as `.npy`, readable by `numpy.load`, and the npy
+//! [`Header`] on its own, for tools that look at record files of any type.
 
 use std::io::{Cursor, Read, Write};
 
@@ -236,6 +237,141 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
     (!value.contains('\\')).then_some((value, after))
 }
 
+/// The header of a `.npy` file: the dtype, order and shape of its array,
+/// read without the array.
+///
+/// For tools that look at record files of any type, such as `persist show`;
+/// loading a record reads its header on the way and needs none of this.
+///
+/// ```
+/// use persist_core::format::npy::Header;
+/// use persist_core::ndarray::array;
+/// use persist_core::Storable;
+///
+/// let mut bytes = Vec::new();
+/// array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]].write(&mut bytes)?;
+/// let header = Header::read(&mut bytes.as_slice())?;
+/// assert_eq!(header.descr, "<f4");
+/// assert!(!header.fortran_order);
+/// assert_eq!(header.shape, [2, 3]);
+/// # Ok::<(), persist_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Header {
+    /// The numpy type string (`<f8`: little-endian 8-byte float). A structured
+    /// dtype is its Python literal (`[('a', '<f8')]`).
+    pub descr: String,
+    /// Whether the data is in Fortran (column-major) order.
+    pub fortran_order: bool,
+    /// The array's shape; empty for a 0-dimensional array.
+    pub shape: Vec<usize>,
+}
+
+/// The longest header [`Header::read`] accepts (numpy itself writes at most
+/// a few kB, and by default refuses to read more than 10 kB).
+const MAX_HEADER: usize = 1 << 20;
+
+impl Header {
+    /// Reads the header from the start of an npy file, and nothing after it.
+    ///
+    /// Every format version (1.0, 2.0, 3.0) is read. Returns
+    /// [`Error::Corrupt`] for bytes that are not an npy file or a header that
+    /// does not parse, and [`Error::Io`] if reading fails.
+    pub fn read(r: &mut dyn Read) -> Result<Header> {
+        let truncated = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::corrupt("npy header is truncated"),
+            _ => Error::io(e),
+        };
+        let mut lead = [0u8; 8];
+        r.read_exact(&mut lead).map_err(truncated)?;
+        if !lead.starts_with(MAGIC) {
+            return Err(Error::corrupt("not an npy file (no \\x93NUMPY magic)"));
+        }
+        let major = lead[6];
+        let len = match major {
+            1 => {
+                let mut b = [0u8; 2];
+                r.read_exact(&mut b).map_err(truncated)?;
+                usize::from(u16::from_le_bytes(b))
+            }
+            2 | 3 => {
+                let mut b = [0u8; 4];
+                r.read_exact(&mut b).map_err(truncated)?;
+                usize::try_from(u32::from_le_bytes(b)).unwrap_or(usize::MAX)
+            }
+            v => return Err(Error::corrupt(format!("unknown npy format version {v}"))),
+        };
+        if len > MAX_HEADER {
+            return Err(Error::corrupt(format!(
+                "npy header of {len} bytes is implausibly long"
+            )));
+        }
+        let mut bytes = vec![0u8; len];
+        r.read_exact(&mut bytes).map_err(truncated)?;
+        // Versions 1 and 2 are Latin-1, version 3 UTF-8.
+        let text: String = if major == 3 {
+            String::from_utf8(bytes)
+                .map_err(|_| Error::corrupt("npy header (version 3) is not UTF-8"))?
+        } else {
+            bytes.iter().map(|&b| char::from(b)).collect()
+        };
+        if let Some((descr, fortran_order, shape)) = parse_header(&text) {
+            return Ok(Header {
+                descr: descr.to_owned(),
+                fortran_order,
+                shape,
+            });
+        }
+        Header::parse_literal(&text)
+    }
+
+    /// A header of any other spelling, through the Python-literal grammar
+    /// ndarray-npy uses too.
+    fn parse_literal(text: &str) -> Result<Header> {
+        use py_literal::Value;
+        let bad = |what: &str| Error::corrupt(format!("npy header {what}: {}", text.trim()));
+        let value: Value = text
+            .trim()
+            .parse()
+            .map_err(|_| bad("is not a Python literal"))?;
+        let Value::Dict(entries) = value else {
+            return Err(bad("is not a dict"));
+        };
+        let field = |name: &str| {
+            entries.iter().find_map(|(k, v)| match k {
+                Value::String(k) if k == name => Some(v),
+                _ => None,
+            })
+        };
+        let descr = match field("descr") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => return Err(bad("has no 'descr'")),
+        };
+        let fortran_order = match field("fortran_order") {
+            Some(Value::Boolean(b)) => *b,
+            _ => return Err(bad("has no boolean 'fortran_order'")),
+        };
+        let shape = match field("shape") {
+            Some(Value::Tuple(dims)) => dims
+                .iter()
+                .map(|d| match d {
+                    Value::Integer(n) => n.to_string().parse::<usize>().ok(),
+                    _ => None,
+                })
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| bad("'shape' is not a tuple of sizes"))?,
+            _ => return Err(bad("has no tuple 'shape'")),
+        };
+        Ok(Header {
+            descr,
+            fortran_order,
+            shape,
+        })
+    }
+}
+
 fn read_error<A>(e: ReadNpyError) -> Error {
     match e {
         ReadNpyError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -412,5 +548,88 @@ mod tests {
         bytes.splice(10..10 + header_len, header);
         let back: Array1<u8> = Storable::read(&mut bytes.as_slice()).unwrap();
         assert_eq!(back, array![1u8, 2, 3]);
+    }
+
+    /// An npy file of format `major` with header `text`, then some data.
+    fn npy_file(major: u8, text: &str) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[major, 0]);
+        match major {
+            1 => out.extend_from_slice(&u16::try_from(text.len()).unwrap().to_le_bytes()),
+            _ => out.extend_from_slice(&u32::try_from(text.len()).unwrap().to_le_bytes()),
+        }
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(&[0u8; 64]);
+        out
+    }
+
+    #[test]
+    fn header_reads_what_persist_writes_and_stops_there() {
+        let bytes = npy(&array![[1.0f64, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        let mut r = bytes.as_slice();
+        let h = Header::read(&mut r).unwrap();
+        assert_eq!(
+            h,
+            Header {
+                descr: "<f8".to_owned(),
+                fortran_order: false,
+                shape: vec![2, 3],
+            }
+        );
+        // Only the header was consumed: the 48 data bytes are left.
+        assert_eq!(r.len(), 6 * 8);
+    }
+
+    #[test]
+    fn header_reads_every_version_and_spelling() {
+        let usual = "{'descr': '|u1', 'fortran_order': True, 'shape': (5,), }";
+        for major in [1, 2, 3] {
+            let h = Header::read(&mut npy_file(major, usual).as_slice()).unwrap();
+            assert_eq!((h.descr.as_str(), h.fortran_order), ("|u1", true));
+            assert_eq!(h.shape, [5]);
+        }
+        // Not the usual form: through the Python-literal grammar.
+        let h = Header::read(
+            &mut npy_file(
+                1,
+                "{\"descr\": '>i4', \"shape\": (), 'fortran_order': False}",
+            )
+            .as_slice(),
+        )
+        .unwrap();
+        assert_eq!((h.descr.as_str(), h.shape.len()), (">i4", 0));
+        let h = Header::read(
+            &mut npy_file(
+                1,
+                "{'descr': [('a', '<f8'), ('b', '<i4')], 'fortran_order': False, 'shape': (3,), }",
+            )
+            .as_slice(),
+        )
+        .unwrap();
+        assert!(
+            h.descr.contains("'a'") && h.descr.contains("<i4"),
+            "{}",
+            h.descr
+        );
+        assert_eq!(h.shape, [3]);
+    }
+
+    #[test]
+    fn header_refuses_what_is_not_npy() {
+        let corrupt = |bytes: &[u8]| {
+            let err = Header::read(&mut &bytes[..]).unwrap_err();
+            assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+            err.to_string()
+        };
+        assert!(corrupt(b"hello world").contains("not an npy file"));
+        assert!(corrupt(b"\x93NUMPY\x01\x00\xff").contains("truncated"));
+        assert!(corrupt(&npy_file(4, "{}")).contains("version 4"));
+        assert!(corrupt(&npy_file(1, "{'fortran_order': False, 'shape': (3,)}")).contains("descr"));
+        assert!(corrupt(&npy_file(
+            1,
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,)}"
+        ))
+        .contains("shape"));
+        assert!(corrupt(&npy_file(1, "not a dict")).contains("npy header"));
     }
 }
