@@ -82,10 +82,10 @@ pub(crate) fn show(opened: &Opened, arg: &str, json: bool, out: &mut Out) -> Cli
         .indent(2);
         for f in &files {
             let (dtype, shape, style) = match &f.header {
-                Header::None => ("-".to_owned(), "-".to_owned(), Style::Plain),
-                Header::Npy(h) => (dtype_name(&h.descr), shape_text(h), Style::Plain),
-                Header::Missing => ("missing".to_owned(), "-".to_owned(), Style::Red),
-                Header::Unreadable(e) => (clip(e, 40), "-".to_owned(), Style::Red),
+                ShownHeader::None => ("-".to_owned(), "-".to_owned(), Style::Plain),
+                ShownHeader::Npy(h) => (dtype_name(&h.descr), shape_text(h), Style::Plain),
+                ShownHeader::Missing => ("missing".to_owned(), "-".to_owned(), Style::Red),
+                ShownHeader::Unreadable(e) => (clip(e, 40), "-".to_owned(), Style::Red),
             };
             t.row(vec![
                 (f.field.clone(), Style::Bold),
@@ -144,7 +144,7 @@ fn section(out: &mut Out, title: &str, fields: &Map<String, Value>) -> io::Resul
 }
 
 /// What the header of a record file says.
-enum Header {
+enum ShownHeader {
     /// Not an npy file.
     None,
     Npy(npy::Header),
@@ -155,7 +155,7 @@ enum Header {
 struct ShownFile {
     field: String,
     file: RecordFile,
-    header: Header,
+    header: ShownHeader,
 }
 
 fn record_files(store: &Store, record: &RecordEntry, meta: &Meta) -> Vec<ShownFile> {
@@ -163,19 +163,19 @@ fn record_files(store: &Store, record: &RecordEntry, meta: &Meta) -> Vec<ShownFi
         .iter()
         .map(|(field, file)| {
             let header = if !layout::is_record_file_name(&file.file) {
-                Header::Unreadable("not a plain file name".to_owned())
+                ShownHeader::Unreadable("not a plain file name".to_owned())
             } else {
                 match store
                     .backend()
                     .get(&layout::record_file_path(&record.path, &file.file))
                 {
-                    Err(Error::NotFound { .. }) => Header::Missing,
-                    Err(e) => Header::Unreadable(e.to_string()),
-                    Ok(_) if file.format != "npy" => Header::None,
+                    Err(Error::NotFound { .. }) => ShownHeader::Missing,
+                    Err(e) => ShownHeader::Unreadable(e.to_string()),
+                    Ok(_) if file.format != "npy" => ShownHeader::None,
                     // Only the header is read, never the array.
                     Ok(mut r) => match npy::Header::read(&mut r) {
-                        Ok(h) => Header::Npy(h),
-                        Err(e) => Header::Unreadable(e.to_string()),
+                        Ok(h) => ShownHeader::Npy(h),
+                        Err(e) => ShownHeader::Unreadable(e.to_string()),
                     },
                 }
             };
@@ -218,15 +218,15 @@ fn show_json(
                 "blake3": f.file.blake3,
             });
             match &f.header {
-                Header::Npy(h) => {
+                ShownHeader::Npy(h) => {
                     v["dtype"] = Value::from(dtype_name(&h.descr));
                     v["descr"] = Value::from(h.descr.clone());
                     v["shape"] = Value::from(h.shape.clone());
                     v["fortran_order"] = Value::from(h.fortran_order);
                 }
-                Header::Missing => v["error"] = Value::from("missing"),
-                Header::Unreadable(e) => v["error"] = Value::from(e.clone()),
-                Header::None => {}
+                ShownHeader::Missing => v["error"] = Value::from("missing"),
+                ShownHeader::Unreadable(e) => v["error"] = Value::from(e.clone()),
+                ShownHeader::None => {}
             }
             (f.field.clone(), v)
         })
