@@ -157,6 +157,20 @@ pub enum Error {
         path: String,
     },
 
+    /// A write to a store opened with
+    /// [`Policy::ReadOnly`](crate::Policy::ReadOnly): nothing was written.
+    #[error(
+        "{}the store is read-only{}: nothing is written (Policy::ReadOnly)",
+        Rec(record),
+        At(path)
+    )]
+    ReadOnly {
+        /// The record that would have been written.
+        record: String,
+        /// Where it would have been written.
+        path: String,
+    },
+
     /// The backend cannot keep a promise persist relies on (for instance an
     /// object store without conditional writes, which autoinc needs).
     #[error("{}unsupported: {reason}", Rec(record))]
@@ -213,6 +227,7 @@ impl Error {
             | Error::Io { record, .. }
             | Error::Compute { record, .. }
             | Error::Superseded { record, .. }
+            | Error::ReadOnly { record, .. }
             | Error::Unsupported { record, .. } => record,
         };
         (!r.is_empty()).then_some(r.as_str())
@@ -226,7 +241,8 @@ impl Error {
             | Error::TypeMismatch { path, .. }
             | Error::Integrity { path, .. }
             | Error::Io { path, .. }
-            | Error::Superseded { path, .. } => path,
+            | Error::Superseded { path, .. }
+            | Error::ReadOnly { path, .. } => path,
             _ => return None,
         };
         (!p.is_empty()).then_some(p.as_str())
@@ -245,7 +261,8 @@ impl Error {
             | Error::TypeMismatch { record, path, .. }
             | Error::Integrity { record, path, .. }
             | Error::Io { record, path, .. }
-            | Error::Superseded { record, path } => {
+            | Error::Superseded { record, path }
+            | Error::ReadOnly { record, path } => {
                 fill(record, rec);
                 fill(path, at);
             }

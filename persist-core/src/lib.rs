@@ -80,7 +80,7 @@ pub use ops::list::Records;
 pub use persistence::{Migrate, Persistence};
 pub use record::RecordDir;
 pub use reference::Ref;
-pub use store::Store;
+pub use store::{Policy, Store};
 
 /// The derive; see [`Persistence`].
 #[cfg(feature = "derive")]

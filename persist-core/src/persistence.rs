@@ -66,6 +66,12 @@ pub trait Persistence: Record {
     ///
     /// An error from `compute` comes back as [`Error::Compute`] and nothing is
     /// saved. A damaged record is an error, not a reason to recompute.
+    ///
+    /// The store's [`Policy`](crate::Policy) may change this: under
+    /// `Recompute` (or `RecomputeTypes` naming this type) it always computes
+    /// and replaces the stored record; under `ReadOnly` it only loads
+    /// ([`Error::NotFound`] if absent, without running `compute`;
+    /// [`Error::ReadOnly`] for an autoinc left `None`).
     fn load_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>;
@@ -77,7 +83,9 @@ pub trait Persistence: Record {
     /// `compute` runs on `self` as passed (its data fields as you built them,
     /// typically their defaults), never on the stale record; if it fails, the
     /// stale record is kept and the error comes back as [`Error::Compute`]. A
-    /// damaged record is an error, not a reason to recompute.
+    /// damaged record is an error, not a reason to recompute. Under
+    /// [`Policy::ReadOnly`](crate::Policy::ReadOnly) a stale record is
+    /// [`Error::ReadOnly`], never returned as if it were fresh.
     ///
     /// ```
     /// use persist_core::{Persistence, Ref, Store};
@@ -229,7 +237,17 @@ impl<T: Record> Persistence for T {
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
         let unresolved = Self::__SCHEMA.autoinc.is_some() && self.__autoinc().is_none();
-        if !unresolved {
+        // The run policy (Store::policy): read-only never computes, recompute
+        // never loads.
+        let policy = store.current_policy();
+        if policy.is_read_only() {
+            if unresolved {
+                // A new record would be saved: refused, with its name.
+                save::check_writable(&self, store)?;
+            }
+            return self.load(store);
+        }
+        if !unresolved && !policy.recomputes(Self::__SCHEMA.name) {
             match self.load(store) {
                 Err(Error::NotFound { .. }) => {}
                 other => return other,
@@ -248,9 +266,12 @@ impl<T: Record> Persistence for T {
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
         let resolved = Self::__SCHEMA.autoinc.is_none() || self.__autoinc().is_some();
-        if resolved {
+        // Under a recompute policy load_or_compute recomputes anyway.
+        if resolved && !store.current_policy().recomputes(Self::__SCHEMA.name) {
             match self.is_stale(store) {
                 Ok(true) => {
+                    // Read-only: a stale record is an error, never returned as fresh.
+                    save::check_writable(&self, store)?;
                     let mut fresh = self;
                     compute(&mut fresh).map_err(|source| Error::Compute {
                         record: filename(&fresh),

@@ -4,8 +4,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::backend::{Backend, LocalBackend, MemoryBackend};
-use crate::error::Result;
+use crate::backend::{Backend, LocalBackend, MemoryBackend, ReadOnlyBackend};
+use crate::error::{Error, Result};
+
+mod policy;
+pub use policy::Policy;
 
 #[cfg(feature = "object-store")]
 mod url;
@@ -29,6 +32,10 @@ mod url;
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    /// The run policy; with `Policy::ReadOnly`, `guarded` is `backend` behind
+    /// a wrapper that refuses every write, and the store hands that out.
+    policy: Policy,
+    guarded: Option<Arc<dyn Backend>>,
     durable: bool,
     verify: bool,
 }
@@ -114,6 +121,8 @@ impl Store {
     pub fn from_shared_backend(backend: Arc<dyn Backend>) -> Store {
         Store {
             backend,
+            policy: Policy::Normal,
+            guarded: None,
             durable: true,
             verify: true,
         }
@@ -133,6 +142,49 @@ impl Store {
     pub fn verify(mut self, on: bool) -> Store {
         self.verify = on;
         self
+    }
+
+    /// The run policy: whether `load_or_compute` loads, recomputes, or may
+    /// not write at all (see [`Policy`]). The store returned shares the
+    /// backend; other clones keep their own policy.
+    ///
+    /// ```
+    /// use persist_core::{Error, Persistence, Policy, Store};
+    /// #[derive(Persistence)]
+    /// struct Fit { #[key] dataset: String, rmse: f64 }
+    ///
+    /// let store = Store::memory();
+    /// let read_only = store.clone().policy(Policy::ReadOnly);
+    /// let err = Fit::new("iris").save(&read_only).unwrap_err();
+    /// assert!(matches!(err, Error::ReadOnly { .. }));
+    /// Fit::new("iris").save(&store)?;                      // the original still writes
+    /// assert!(Fit::new("iris").load(&read_only).is_ok());  // and the read-only one sees it
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    pub fn policy(mut self, policy: Policy) -> Store {
+        self.guarded = policy
+            .is_read_only()
+            .then(|| Arc::new(ReadOnlyBackend::new(self.backend.clone())) as Arc<dyn Backend>);
+        self.policy = policy;
+        self
+    }
+
+    /// The run policy set with [`policy`](Store::policy).
+    pub fn current_policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// [`Error::ReadOnly`] naming `record` and the store path `path` under
+    /// [`Policy::ReadOnly`]; called before a write starts, so that nothing
+    /// (an autoinc counter either) is touched.
+    pub(crate) fn check_writable(&self, record: &str, path: &str) -> Result<()> {
+        if self.policy.is_read_only() {
+            return Err(Error::ReadOnly {
+                record: record.to_owned(),
+                path: self.backend.describe(path),
+            });
+        }
+        Ok(())
     }
 
     /// Whether saves fsync.
@@ -172,7 +224,7 @@ impl Store {
 
     /// The backend under this store.
     pub fn backend(&self) -> &dyn Backend {
-        &*self.backend
+        self.guarded.as_deref().unwrap_or(&*self.backend)
     }
 
     /// Whether two stores share one backend (clones of one store do).
@@ -187,6 +239,7 @@ impl fmt::Debug for Store {
             .field("backend", &self.backend)
             .field("durable", &self.durable)
             .field("verify", &self.verify)
+            .field("policy", &self.policy)
             .finish()
     }
 }

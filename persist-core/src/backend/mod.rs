@@ -19,11 +19,13 @@ pub mod local;
 pub mod memory;
 #[cfg(feature = "object-store")]
 pub mod object_store;
+mod read_only;
 
 #[cfg(feature = "object-store")]
 pub use self::object_store::ObjectStoreBackend;
 pub use local::LocalBackend;
 pub use memory::MemoryBackend;
+pub(crate) use read_only::ReadOnlyBackend;
 
 /// A writer callback handed to [`Backend::put`]: it writes the object's bytes.
 pub type WriteFn<'a> = dyn FnMut(&mut dyn Write) -> Result<()> + 'a;

@@ -152,6 +152,9 @@ impl GcReport {
 /// # Ok::<(), persist_core::Error>(())
 /// ```
 pub fn gc(store: &Store, options: &GcOptions) -> Result<GcReport> {
+    if !options.dry_run {
+        store.check_writable("", "")?;
+    }
     let mut gc = Gc {
         store,
         options,

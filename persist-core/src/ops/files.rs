@@ -45,6 +45,7 @@ pub(crate) fn save_file<T: Record, V: Storable>(
 ) -> Result<()> {
     let dir = resolved_dir(value)?;
     check_name::<V>(&dir, name)?;
+    store.check_writable(dir.name(), &dir.files_path())?;
     if !meta_exists(store, &dir)? {
         return Err(Error::NotFound {
             record: dir.name().to_owned(),

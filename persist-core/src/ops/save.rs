@@ -24,9 +24,20 @@ use crate::record::{Record, RecordDir, RecordOut, CLAIM_FILE};
 use crate::schema::RecordField;
 use crate::store::Store;
 
+/// [`Error::ReadOnly`] if `store` may not be written (`Policy::ReadOnly`),
+/// naming the value's record.
+pub(crate) fn check_writable<T: Record>(value: &T, store: &Store) -> Result<()> {
+    if store.current_policy().is_read_only() {
+        let (dir, _) = RecordDir::of(value).map_err(|e| e.in_record(T::__SCHEMA.name))?;
+        store.check_writable(dir.name(), &dir.path())?;
+    }
+    Ok(())
+}
+
 pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
     let schema = T::__SCHEMA;
     let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
+    store.check_writable(dir.name(), &dir.path())?;
     let in_rec = |e: Error, d: &RecordDir| e.in_record(d.name());
     refs::check_resolved(&key).map_err(|e| in_rec(e, &dir))?;
     let data: Map<String, Value> = schema
@@ -208,6 +219,7 @@ fn write_record_file(
 
 pub(crate) fn remove<T: Record>(value: &T, store: &Store) -> Result<()> {
     let dir = resolved_dir(value)?;
+    store.check_writable(dir.name(), &dir.path())?;
     let backend = store.backend();
     let meta = dir.meta_path();
     if !meta_exists(store, &dir)? {
