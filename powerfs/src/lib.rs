@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    AccessFlags, BackgroundSession, Config, Errno, FileAttr, FileHandle, FileType, FopenFlags,
-    Filesystem, Generation, INodeNo, LockOwner, MountOption, OpenFlags, RenameFlags, ReplyAttr,
+    AccessFlags, BackgroundSession, Config, Errno, FileAttr, FileHandle, FileType, Filesystem,
+    FopenFlags, Generation, INodeNo, LockOwner, MountOption, OpenFlags, RenameFlags, ReplyAttr,
     ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
     ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
@@ -249,10 +249,7 @@ impl State {
         let (kind, size) = match node.kind {
             Kind::File => (FileType::RegularFile, node.live.data.len() as u64),
             Kind::Dir => (FileType::Directory, 0),
-            Kind::Symlink => (
-                FileType::Symlink,
-                node.live.target.as_os_str().len() as u64,
-            ),
+            Kind::Symlink => (FileType::Symlink, node.live.target.as_os_str().len() as u64),
         };
         Ok(FileAttr {
             ino: INodeNo(ino),
@@ -559,14 +556,16 @@ impl Filesystem for PowerFsServer {
         reply: ReplyEntry,
     ) {
         let mut state = self.lock();
-        let result = state.make(parent, link_name, Kind::Symlink, 0o777).and_then(|ino| {
-            // A link's target is part of creating it: it is durable with the
-            // name, as on the disks this models.
-            let node = state.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
-            node.live.target = target.to_path_buf();
-            node.durable.target = target.to_path_buf();
-            state.attr(ino)
-        });
+        let result = state
+            .make(parent, link_name, Kind::Symlink, 0o777)
+            .and_then(|ino| {
+                // A link's target is part of creating it: it is durable with the
+                // name, as on the disks this models.
+                let node = state.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+                node.live.target = target.to_path_buf();
+                node.durable.target = target.to_path_buf();
+                state.attr(ino)
+            });
         match result {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
             Err(e) => reply.error(e),
@@ -640,7 +639,9 @@ impl Filesystem for PowerFsServer {
         match state.alive().and_then(|()| state.node(ino)) {
             Ok(node) if node.kind == Kind::File => {
                 let data = &node.live.data;
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
                 let end = start.saturating_add(size as usize).min(data.len());
                 reply.data(&data[start..end]);
             }
@@ -714,7 +715,10 @@ impl Filesystem for PowerFsServer {
             Ok(dir) => dir,
             Err(e) => return reply.error(e),
         };
-        let dots = [(ino.0, FileType::Directory, OsStr::new(".")), (ino.0, FileType::Directory, OsStr::new(".."))];
+        let dots = [
+            (ino.0, FileType::Directory, OsStr::new(".")),
+            (ino.0, FileType::Directory, OsStr::new("..")),
+        ];
         let names = dir.entries.iter().map(|(name, child)| {
             let kind = match state.nodes.get(child).map(|n| n.kind) {
                 Some(Kind::Dir) => FileType::Directory,
@@ -723,7 +727,12 @@ impl Filesystem for PowerFsServer {
             };
             (*child, kind, name.as_os_str())
         });
-        for (i, (child, kind, name)) in dots.into_iter().chain(names).enumerate().skip(offset as usize) {
+        for (i, (child, kind, name)) in dots
+            .into_iter()
+            .chain(names)
+            .enumerate()
+            .skip(offset as usize)
+        {
             if reply.add(INodeNo(child), i as u64 + 1, kind, name) {
                 break;
             }
@@ -852,7 +861,13 @@ impl Filesystem for PowerFsServer {
             .make(parent, name, Kind::File, perm_of(mode, umask))
             .and_then(|ino| state.attr(ino))
         {
-            Ok(attr) => reply.created(&TTL, &attr, Generation(0), FileHandle(0), FopenFlags::empty()),
+            Ok(attr) => reply.created(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(0),
+                FopenFlags::empty(),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -892,7 +907,9 @@ pub struct PowerFs {
 
 impl std::fmt::Debug for PowerFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowerFs").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("PowerFs")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 

@@ -101,7 +101,12 @@ fn cases() -> Vec<Case> {
             name: "truncate without fsync is lost",
             fsync: Fsync::Kept,
             act: |r| {
-                OpenOptions::new().write(true).open(r.join("old")).unwrap().set_len(0).unwrap();
+                OpenOptions::new()
+                    .write(true)
+                    .open(r.join("old"))
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
             },
             expect: |r| assert_eq!(read(r, "old").as_deref(), Some(&b"old"[..])),
         },
@@ -273,7 +278,10 @@ fn a_cut_before_the_nth_operation_fails_it_and_all_after() {
     assert!(fs.was_cut());
     let err = fs::write(root.join("c"), b"3").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO));
-    assert!(fs::read(root.join("a")).is_err(), "reads fail after the cut too");
+    assert!(
+        fs::read(root.join("a")).is_err(),
+        "reads fail after the cut too"
+    );
     let survived = fs.power_off().unwrap();
     let fs = PowerFs::mount(dir.path(), survived, Fsync::Kept).unwrap();
     assert_eq!(read(fs.path(), "a").as_deref(), Some(&b"1"[..]));
@@ -305,7 +313,15 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) {
     let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     let n = std::ffi::CString::new(name).unwrap();
     // SAFETY: NUL-terminated strings and a value of the length given.
-    let rc = unsafe { libc::setxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    let rc = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
     assert_eq!(rc, 0, "setxattr: {}", std::io::Error::last_os_error());
 }
 

@@ -103,6 +103,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// is absent.
     fn delete_all(&self, prefix: &str) -> Result<()>;
 
+    /// Makes the deletes done in the folder `prefix` survive a power loss (the
+    /// local disk fsyncs the folder). Stores whose deletes are durable once
+    /// acknowledged need nothing: the default does nothing.
+    fn sync_deletes(&self, _prefix: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// How `path` is shown in messages (a full file path, a URL).
     fn describe(&self, path: &str) -> String;
 

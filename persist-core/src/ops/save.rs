@@ -228,8 +228,15 @@ pub(crate) fn remove<T: Record>(value: &T, store: &Store) -> Result<()> {
             path: backend.describe(&meta),
         });
     }
-    // meta.json first: from here on the record is gone as a whole.
+    // meta.json first: from here on the record is gone as a whole. With
+    // `durable` its folder is fsynced before anything else goes, so that a
+    // power loss cannot bring back a record whose `remove` returned.
     backend.delete(&meta).map_err(|e| e.in_record(dir.name()))?;
+    if store.is_durable() {
+        backend
+            .sync_deletes(&dir.path())
+            .map_err(|e| e.in_record(dir.name()))?;
+    }
     match dir.number() {
         // Keep the claim so the number is never given again.
         Some(_) => {

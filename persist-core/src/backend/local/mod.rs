@@ -435,6 +435,15 @@ impl Backend for LocalBackend {
         }
     }
 
+    fn sync_deletes(&self, prefix: &str) -> Result<()> {
+        let dir = self.full(prefix)?;
+        match sync_dir(&dir) {
+            // Removed as a whole since: nothing of it is left to come back.
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
     fn copy(&self, from: &str, to: &str, durable: bool) -> Result<()> {
         let source = self.full(from)?;
         let (target, dir_exists) = self.full_checked(to)?;
