@@ -181,12 +181,19 @@ impl State {
         }
     }
 
-    fn survivors(&self) -> Image {
+    fn survivors(&self, names_kept: bool) -> Image {
+        let survivor = |node: &Inode| {
+            let mut content = node.durable.clone();
+            if names_kept && node.kind == Kind::Dir {
+                content.entries = node.live.entries.clone();
+            }
+            (node.kind, content)
+        };
         Image {
             nodes: self
                 .nodes
                 .iter()
-                .map(|(ino, node)| (*ino, (node.kind, node.durable.clone())))
+                .map(|(ino, node)| (*ino, survivor(node)))
                 .collect(),
         }
     }
@@ -977,7 +984,18 @@ impl PowerFs {
     pub fn power_off(mut self) -> io::Result<Image> {
         self.cut();
         self.unmount()?;
-        Ok(self.lock().survivors())
+        Ok(self.lock().survivors(false))
+    }
+
+    /// Like [`power_off`](Self::power_off), on a disk that journals every
+    /// name change in order whether or not its folder was fsynced, but
+    /// writes file data only on fsync (as ext4 with `data=writeback`): every
+    /// create, rename and unlink survives, a file never fsynced comes back
+    /// empty.
+    pub fn power_off_keeping_names(mut self) -> io::Result<Image> {
+        self.cut();
+        self.unmount()?;
+        Ok(self.lock().survivors(true))
     }
 
     fn unmount(&mut self) -> io::Result<()> {

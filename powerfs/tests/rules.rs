@@ -333,3 +333,30 @@ fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let rc = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (rc >= 0).then(|| buf[..rc as usize].to_vec())
 }
+
+#[test]
+fn a_disk_that_keeps_names_keeps_them_without_their_data() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = base(dir.path());
+    let fs = PowerFs::mount(dir.path(), image, Fsync::Kept).unwrap();
+    let root = fs.path().to_path_buf();
+    fs::write(root.join("tmp"), b"new").unwrap(); // no fsync at all
+    fs::rename(root.join("tmp"), root.join("old")).unwrap();
+    fs::write(root.join("d/never"), b"x").unwrap();
+    let fs = PowerFs::mount(
+        dir.path(),
+        fs.power_off_keeping_names().unwrap(),
+        Fsync::Kept,
+    )
+    .unwrap();
+    assert_eq!(
+        read(fs.path(), "old"),
+        Some(Vec::new()),
+        "renamed over, data lost"
+    );
+    assert_eq!(read(fs.path(), "tmp"), None);
+    assert_eq!(read(fs.path(), "d/never"), Some(Vec::new()));
+}

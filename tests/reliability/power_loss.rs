@@ -69,9 +69,7 @@ const EXTRA: &str = "extra.txt";
 
 fn item_data(seq: u64) -> Array1<u64> {
     let base = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    // Over 128 KiB: written in more than one FUSE write, so some cuts land
-    // inside the file.
-    Array1::from_iter((0..17_000 + seq * 16).map(|i| base ^ i))
+    Array1::from_iter((0..2048 + seq * 16).map(|i| base ^ i))
 }
 
 fn item_note(seq: u64) -> String {
@@ -223,7 +221,7 @@ struct Scenario {
 fn no_scenery(_: &Path) {}
 
 fn scenarios() -> Vec<Scenario> {
-    const NAMES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+    const NAMES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
     let save = |name, seq| Step::Save { name, seq };
     let save_file = |name, seq| Step::SaveFile { name, seq };
     let append = |token| Step::Append { token };
@@ -244,7 +242,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "autoinc save (claim, files, meta)",
             setup: vec![append(1)],
             scenery: no_scenery,
-            act: (2..12).map(append).collect(),
+            act: (2..14).map(append).collect(),
         },
         Scenario {
             name: "save_file",
@@ -329,12 +327,16 @@ struct Variant {
     label: &'static str,
     fsync: Fsync,
     durable: bool,
+    /// The cut keeps every name change, fsynced or not (ext4 with
+    /// `data=writeback`), instead of only the fsynced ones.
+    names_kept: bool,
 }
 
 const REAL: Variant = Variant {
     label: "durable(true)",
     fsync: Fsync::Kept,
     durable: true,
+    names_kept: false,
 };
 
 /// The scene a scenario starts from, and what it means for the checks.
@@ -456,8 +458,13 @@ fn run_until_cut(
         allowed.drain(..from);
     }
     let ops = fs.ops();
+    let survived = if variant.names_kept {
+        fs.power_off_keeping_names()
+    } else {
+        fs.power_off()
+    };
     Outcome {
-        survived: fs.power_off().expect("unmount"),
+        survived: survived.expect("unmount"),
         ops,
         allowed,
         numbers,
@@ -683,6 +690,7 @@ fn the_checks_catch_a_store_that_skips_fsync() {
             label,
             fsync,
             durable: true,
+            names_kept: false,
         };
         let mut points = 0;
         let mut caught = Vec::new();
@@ -711,27 +719,167 @@ fn the_checks_catch_a_store_that_skips_fsync() {
 }
 
 #[test]
-fn without_durable_a_cut_leaves_an_earlier_whole_state() {
+fn every_crash_point_on_a_disk_that_keeps_names() {
     if !can_mount() {
         return;
     }
     let mounts = mounts();
     let variant = Variant {
-        label: "durable(false)",
-        fsync: Fsync::Kept,
-        durable: false,
+        label: "durable(true), names kept",
+        names_kept: true,
+        ..REAL
     };
     let mut points = 0;
     let mut violations = 0;
     for scenario in scenarios() {
         let (n, m) = explore(&mounts, &scenario, variant, false);
         println!(
-            "durable(false) {}: {n} crash points, {m} violations",
+            "names kept, {}: {n} crash points, {m} violations",
             scenario.name
         );
         points += n;
         violations += m;
     }
+    println!("durable(true), names kept: {points} crash points, {violations} violations");
+    assert_eq!(violations, 0, "power loss broke the store");
+}
+
+#[test]
+fn without_durable_a_cut_leaves_an_earlier_state_or_damage_verify_finds() {
+    if !can_mount() {
+        return;
+    }
+    let mounts = mounts();
+    // Where only fsynced names survive, nothing of an unsynced save does:
+    // the store is one whole earlier state.
+    let strict = Variant {
+        label: "durable(false)",
+        fsync: Fsync::Kept,
+        durable: false,
+        names_kept: false,
+    };
+    let mut points = 0;
+    let mut violations = 0;
+    for scenario in scenarios() {
+        let (n, m) = explore(&mounts, &scenario, strict, false);
+        points += n;
+        violations += m;
+    }
     println!("durable(false): {points} crash points, {violations} violations");
     assert_eq!(violations, 0);
+
+    // Where names survive without their data, records come back torn:
+    // each must fail to load (never load other bytes) and `verify` must
+    // report it.
+    let names_kept = Variant {
+        names_kept: true,
+        ..strict
+    };
+    let mut totals = Torn::default();
+    let mut points = 0;
+    for scenario in scenarios() {
+        let scene = build_scene(&mounts, &scenario);
+        let total = run_until_cut(&mounts, &scene, &scenario, names_kept, None).ops;
+        for n in 1..=total + 1 {
+            let outcome = run_until_cut(&mounts, &scene, &scenario, names_kept, Some(n));
+            let torn = check_torn(&mounts, outcome.survived);
+            for problem in torn.problems.iter().take(2) {
+                println!(
+                    "  durable(false), names kept / {}: cut before op {n}: {problem}",
+                    scenario.name
+                );
+            }
+            totals.add(&torn);
+            points += 1;
+        }
+    }
+    println!(
+        "durable(false), names kept: {points} crash points, {} violations; \
+         {} cuts left {} torn records (all failed to load, all reported by verify), \
+         {} extra files came back empty",
+        totals.problems.len(),
+        totals.cuts_with_torn,
+        totals.records,
+        totals.empty_extra_files
+    );
+    assert!(totals.problems.is_empty());
+    assert!(
+        totals.records > 0,
+        "durable(false) never tore a record: the model is wrong"
+    );
+}
+
+#[derive(Default)]
+struct Torn {
+    /// Records that failed to load: `meta.json` or a record file empty.
+    records: u64,
+    cuts_with_torn: u64,
+    /// Extra files that load as empty text: they carry no checksum.
+    empty_extra_files: u64,
+    problems: Vec<String>,
+}
+
+impl Torn {
+    fn add(&mut self, other: &Torn) {
+        self.records += other.records;
+        self.cuts_with_torn += u64::from(other.records > 0);
+        self.empty_extra_files += other.empty_extra_files;
+        self.problems.extend(other.problems.iter().cloned());
+    }
+}
+
+/// Remounts `survived`: every record either loads whole, with the data its
+/// fields derive from, or fails to load and is reported by `verify`.
+fn check_torn(mounts: &Mounts, survived: Image) -> Torn {
+    let fs = PowerFs::mount(mounts.path(), survived, Fsync::Kept).expect("remount");
+    let mut torn = Torn::default();
+    {
+        let store = Store::open(fs.path()).expect("open store after the cut");
+        for item in Item::all(&store).expect("list items") {
+            let Ok(item) = item else {
+                torn.records += 1;
+                continue;
+            };
+            match (item.data.get(), item.note.get()) {
+                (Ok(d), Ok(n)) if *d == item_data(item.seq) && *n == item_note(item.seq) => {}
+                (Ok(_), Ok(_)) => torn
+                    .problems
+                    .push(format!("item {} loads other bytes", item.name)),
+                _ => torn.records += 1,
+            }
+            match item.load_file::<String>(&store, EXTRA) {
+                Ok(text) if text.is_empty() => torn.empty_extra_files += 1,
+                Ok(text) if (1..100).any(|s| text == extra_text(s)) => {}
+                Ok(text) => torn.problems.push(format!(
+                    "extra file of {} is partial ({} bytes)",
+                    item.name,
+                    text.len()
+                )),
+                Err(_) => {}
+            }
+        }
+        for run in Run::all(&store).expect("list runs") {
+            match run {
+                Ok(run) => match run.payload.get() {
+                    Ok(p) if *p == run_payload(run.token) => {}
+                    Ok(_) => torn
+                        .problems
+                        .push(format!("run {:?} loads other bytes", run.n)),
+                    Err(_) => torn.records += 1,
+                },
+                Err(_) => torn.records += 1,
+            }
+        }
+        match verify(&store, |_| {}) {
+            Ok(report) if report.damaged.len() as u64 == torn.records => {}
+            Ok(report) => torn.problems.push(format!(
+                "{} records fail to load, verify reports {}",
+                torn.records,
+                report.damaged.len()
+            )),
+            Err(e) => torn.problems.push(format!("verify: {e}")),
+        }
+    }
+    drop(fs);
+    torn
 }
