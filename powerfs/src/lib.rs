@@ -54,7 +54,8 @@ pub enum Fsync {
     DirsDropped,
 }
 
-/// Whether this process can mount a [`PowerFs`]: `Err` says why not.
+/// Whether this process can mount a [`PowerFs`] (it mounts and unmounts
+/// one to find out): `Err` says why not.
 pub fn usable() -> Result<(), String> {
     if !Path::new("/dev/fuse").exists() {
         return Err("/dev/fuse is missing (no FUSE in this kernel or container)".into());
@@ -63,7 +64,13 @@ pub fn usable() -> Result<(), String> {
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting without fusermount needs root".into());
     }
-    Ok(())
+    // A container can have both and still refuse mount(2): try once.
+    let probe = std::env::temp_dir().join(format!("powerfs-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&probe).map_err(|e| format!("{}: {e}", probe.display()))?;
+    let mounted =
+        PowerFs::mount(&probe, Image::new(), Fsync::Kept).and_then(|fs| fs.power_off().map(|_| ()));
+    let _ = std::fs::remove_dir(&probe);
+    mounted.map_err(|e| format!("mounting a FUSE file system failed: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
