@@ -46,6 +46,8 @@
 // ARCHITECTURE.md, and scripts/module-cycles.py checks there is no cycle.
 pub mod backend;
 mod checksum;
+#[cfg(feature = "clap")]
+pub mod cli;
 pub mod error;
 pub mod format;
 pub mod key;
