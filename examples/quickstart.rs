@@ -145,5 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if computed {
         println!("run it again: the spectrum is loaded, not computed");
     }
+    // What the store did in this run: computed or loaded, and the bytes.
+    println!("store: {}", store.stats());
     Ok(())
 }

@@ -180,6 +180,23 @@ pub enum Error {
         /// What is missing.
         reason: String,
     },
+
+    /// `load_or_compute` waited longer than the store's
+    /// [`wait_timeout`](crate::Store::wait_timeout) for another thread,
+    /// process or machine computing the same record. Nothing was computed.
+    #[error(
+        "{}gave up after waiting {waited:?} for another computation of the record (its lease{})",
+        Rec(record),
+        At(path)
+    )]
+    Timeout {
+        /// The record's file name.
+        record: String,
+        /// The lease that was held all along.
+        path: String,
+        /// How long the call waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl Error {
@@ -228,7 +245,8 @@ impl Error {
             | Error::Compute { record, .. }
             | Error::Superseded { record, .. }
             | Error::ReadOnly { record, .. }
-            | Error::Unsupported { record, .. } => record,
+            | Error::Unsupported { record, .. }
+            | Error::Timeout { record, .. } => record,
         };
         (!r.is_empty()).then_some(r.as_str())
     }
@@ -242,7 +260,8 @@ impl Error {
             | Error::Integrity { path, .. }
             | Error::Io { path, .. }
             | Error::Superseded { path, .. }
-            | Error::ReadOnly { path, .. } => path,
+            | Error::ReadOnly { path, .. }
+            | Error::Timeout { path, .. } => path,
             _ => return None,
         };
         (!p.is_empty()).then_some(p.as_str())
@@ -262,7 +281,8 @@ impl Error {
             | Error::Integrity { record, path, .. }
             | Error::Io { record, path, .. }
             | Error::Superseded { record, path }
-            | Error::ReadOnly { record, path } => {
+            | Error::ReadOnly { record, path }
+            | Error::Timeout { record, path, .. } => {
                 fill(record, rec);
                 fill(path, at);
             }

@@ -53,6 +53,7 @@ pub mod format;
 pub mod key;
 pub mod layout;
 mod lazy;
+mod lease;
 pub mod maintenance;
 pub mod meta;
 mod ops;
@@ -62,6 +63,7 @@ mod record_file;
 mod reference;
 #[doc(hidden)]
 pub mod schema;
+mod stats;
 mod store;
 #[doc(hidden)]
 #[cfg(feature = "object-store")]
@@ -82,7 +84,8 @@ pub use ops::list::Records;
 pub use persistence::{Migrate, Persistence};
 pub use record::RecordDir;
 pub use reference::Ref;
-pub use store::{Policy, Store};
+pub use stats::Stats;
+pub use store::{Policy, Store, DEFAULT_LEASE_TTL};
 
 /// The derive; see [`Persistence`].
 #[cfg(feature = "derive")]

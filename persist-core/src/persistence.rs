@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
-use crate::error::{BoxError, Error, Result};
+use crate::error::{BoxError, Result};
 use crate::format::Storable;
+use crate::ops::compute::{self, Wanted};
 use crate::ops::list::{self, Records};
 use crate::ops::{files, location, read, refs, save};
-use crate::record::{filename, Record};
+use crate::record::Record;
 use crate::store::Store;
 
 /// A result that can be kept in a [`Store`]: derive it, never implement it by
@@ -67,9 +68,20 @@ pub trait Persistence: Record {
     /// An error from `compute` comes back as [`Error::Compute`] and nothing is
     /// saved. A damaged record is an error, not a reason to recompute.
     ///
+    /// The key is computed once however many threads, processes or machines
+    /// miss it at the same moment on one store: the first takes a lease on
+    /// it (a `.lease` file in the record's folder, created only if absent and
+    /// renewed while `compute` runs), the others wait and then load what it
+    /// saved. A holder that dies is taken over by one waiter once its lease
+    /// is [`lease_ttl`](Store::lease_ttl) old; a holder whose `compute` fails
+    /// lets the next waiter compute. Waiting past the store's
+    /// [`wait_timeout`](Store::wait_timeout) is [`Error::Timeout`]. A stored
+    /// record is loaded without looking at any lease, and an `#[autoinc]`
+    /// left `None` is never leased (each call is a new run).
+    ///
     /// The store's [`Policy`](crate::Policy) may change this: under
     /// `Recompute` (or `RecomputeTypes` naming this type) it always computes
-    /// and replaces the stored record; under `ReadOnly` it only loads
+    /// and replaces the stored record (without a lease); under `ReadOnly` it only loads
     /// ([`Error::NotFound`] if absent, without running `compute`;
     /// [`Error::ReadOnly`] for an autoinc left `None`).
     fn load_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
@@ -232,60 +244,18 @@ impl<T: Record> Persistence for T {
         save::remove(self, store)
     }
 
-    fn load_or_compute<F>(mut self, store: &Store, compute: F) -> Result<Self>
+    fn load_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
-        let unresolved = Self::__SCHEMA.autoinc.is_some() && self.__autoinc().is_none();
-        // The run policy (Store::policy): read-only never computes, recompute
-        // never loads.
-        let policy = store.current_policy();
-        if policy.is_read_only() {
-            if unresolved {
-                // A new record would be saved: refused, with its name.
-                save::check_writable(&self, store)?;
-            }
-            return self.load(store);
-        }
-        if !unresolved && !policy.recomputes(Self::__SCHEMA.name) {
-            match self.load(store) {
-                Err(Error::NotFound { .. }) => {}
-                other => return other,
-            }
-        }
-        compute(&mut self).map_err(|source| Error::Compute {
-            record: filename(&self),
-            source,
-        })?;
-        self.save(store)?;
-        Ok(self)
+        compute::load_or_compute(self, store, Wanted::Stored, compute)
     }
 
     fn load_fresh_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>,
     {
-        let resolved = Self::__SCHEMA.autoinc.is_none() || self.__autoinc().is_some();
-        // Under a recompute policy load_or_compute recomputes anyway.
-        if resolved && !store.current_policy().recomputes(Self::__SCHEMA.name) {
-            match self.is_stale(store) {
-                Ok(true) => {
-                    // Read-only: a stale record is an error, never returned as fresh.
-                    save::check_writable(&self, store)?;
-                    let mut fresh = self;
-                    compute(&mut fresh).map_err(|source| Error::Compute {
-                        record: filename(&fresh),
-                        source,
-                    })?;
-                    fresh.save(store)?;
-                    return Ok(fresh);
-                }
-                // Absent (or removed since): computed below.
-                Ok(false) | Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.load_or_compute(store, compute)
+        compute::load_or_compute(self, store, Wanted::Fresh, compute)
     }
 
     fn load_all(&self, store: &Store) -> Result<Vec<Self>> {

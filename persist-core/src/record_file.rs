@@ -118,6 +118,7 @@ impl RecordFileRef {
         let io_err = |e| Error::io(e).within(&self.record, &self.shown());
         let (hash, size) = reader.finish().map_err(io_err)?;
         self.check(hash, size)?;
+        self.store.counters().read(size);
         decoded.map_err(|e| e.within(&self.record, &self.shown()))
     }
 

@@ -3,12 +3,18 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backend::{Backend, LocalBackend, MemoryBackend, ReadOnlyBackend};
 use crate::error::{Error, Result};
 
 mod policy;
 pub use policy::Policy;
+
+use crate::stats::{Counters, Stats};
+
+/// The lease time of [`Store::lease_ttl`]'s default.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 #[cfg(feature = "object-store")]
 mod url;
@@ -38,6 +44,9 @@ pub struct Store {
     guarded: Option<Arc<dyn Backend>>,
     durable: bool,
     verify: bool,
+    lease_ttl: Duration,
+    wait_timeout: Option<Duration>,
+    counters: Arc<Counters>,
 }
 
 impl Store {
@@ -125,6 +134,9 @@ impl Store {
             guarded: None,
             durable: true,
             verify: true,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            wait_timeout: None,
+            counters: Arc::default(),
         }
     }
 
@@ -187,6 +199,55 @@ impl Store {
         Ok(())
     }
 
+    /// How long the lease of a computation in
+    /// [`load_or_compute`](crate::Persistence::load_or_compute) lives without
+    /// being renewed (default 30 s; the holder renews it every third of this
+    /// while the computation runs). A holder that dies (killed, its machine
+    /// lost) is taken over by one waiter once its lease is this old. Every
+    /// process sharing a store should use the same value; a zero is taken as
+    /// one millisecond.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let store = persist_core::Store::memory().lease_ttl(Duration::from_secs(5));
+    /// assert_eq!(store.lease_time(), Duration::from_secs(5));
+    /// ```
+    pub fn lease_ttl(mut self, ttl: Duration) -> Store {
+        self.lease_ttl = ttl.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long [`load_or_compute`](crate::Persistence::load_or_compute) waits
+    /// for another thread, process or machine computing the same key before it
+    /// gives up with [`Error::Timeout`](crate::Error::Timeout). The default is
+    /// no limit (a dead holder is still taken over after
+    /// [`lease_ttl`](Store::lease_ttl)).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Store {
+        self.wait_timeout = Some(timeout);
+        self
+    }
+
+    /// The lease time set by [`lease_ttl`](Store::lease_ttl).
+    pub fn lease_time(&self) -> Duration {
+        self.lease_ttl
+    }
+
+    /// The limit set by [`wait_timeout`](Store::wait_timeout), if any.
+    pub fn wait_limit(&self) -> Option<Duration> {
+        self.wait_timeout
+    }
+
+    /// What this store and its clones did since it was opened: records
+    /// loaded, computed and saved, waits for other holders, bytes read and
+    /// written. See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Whether saves fsync.
     pub fn is_durable(&self) -> bool {
         self.durable
@@ -227,6 +288,12 @@ impl Store {
         self.guarded.as_deref().unwrap_or(&*self.backend)
     }
 
+    /// Tells backends apart within the process (its address): leases of one
+    /// backend are coordinated in memory between threads.
+    pub(crate) fn backend_id(&self) -> usize {
+        Arc::as_ptr(&self.backend).cast::<()>() as usize
+    }
+
     /// Whether two stores share one backend (clones of one store do).
     pub fn same_backend(&self, other: &Store) -> bool {
         Arc::ptr_eq(&self.backend, &other.backend)
@@ -240,6 +307,8 @@ impl fmt::Debug for Store {
             .field("durable", &self.durable)
             .field("verify", &self.verify)
             .field("policy", &self.policy)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("wait_timeout", &self.wait_timeout)
             .finish()
     }
 }

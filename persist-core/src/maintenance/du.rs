@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::key::{parse_number, split_record_dir_name};
+use crate::lease::is_lease_file;
 use crate::meta::META_FILE;
 use crate::store::Store;
 
@@ -48,6 +49,10 @@ pub fn du(store: &Store) -> Result<Vec<TypeUsage>> {
             bytes: 0,
         };
         visit_files(store, &type_dir, &mut |path, entry| {
+            // A lease is a computation in progress, not part of any record.
+            if is_lease_file(&entry.name) {
+                return;
+            }
             usage.files += 1;
             usage.bytes += entry.size;
             if entry.name == META_FILE && is_record_meta(&type_dir, path) {

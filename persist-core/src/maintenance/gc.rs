@@ -8,6 +8,7 @@ use crate::backend::local::{self, TEMP_PREFIX};
 use crate::backend::{join, Entry};
 use crate::error::{Error, Result};
 use crate::key::{parse_number, split_record_dir_name};
+use crate::lease::{is_lease_file, stated_ttl};
 use crate::meta::{Meta, META_FILE};
 use crate::record::{CLAIM_FILE, FILES_DIR};
 use crate::store::Store;
@@ -62,6 +63,9 @@ pub enum LeftoverKind {
     /// A file in a folder with no `meta.json`: a save that died before its
     /// record became visible. For an autoinc number, its `.claim` is kept.
     Unfinished,
+    /// A lease (or takeover claim) of a `load_or_compute` whose holder
+    /// stopped renewing it more than its time to live ago: the holder died.
+    ExpiredLease,
 }
 
 impl fmt::Display for LeftoverKind {
@@ -70,6 +74,7 @@ impl fmt::Display for LeftoverKind {
             LeftoverKind::TempFile => "temporary file",
             LeftoverKind::Superseded => "superseded record file",
             LeftoverKind::Unfinished => "file of an unfinished save",
+            LeftoverKind::ExpiredLease => "expired lease",
         })
     }
 }
@@ -132,7 +137,9 @@ impl GcReport {
 /// * record files that the `meta.json` of their folder does not name
 ///   (superseded versions, files of a save that died before its `meta.json`),
 /// * files in key or number folders without a `meta.json` (unfinished saves;
-///   an autoinc number's `.claim` is kept, so the number is never given again).
+///   an autoinc number's `.claim` is kept, so the number is never given again),
+/// * leases of `load_or_compute` not renewed for longer than their time to
+///   live (their holder died; a live lease is renewed every third of it).
 ///
 /// Never touched: a whole record (its `meta.json` and every file it names),
 /// claims, extra files (`files/`), folders persist does not know, files in a
@@ -276,6 +283,8 @@ impl Gc<'_> {
             let name = entry.name.as_str();
             if name.starts_with(TEMP_PREFIX) {
                 self.take(folder, entry, LeftoverKind::TempFile);
+            } else if is_lease_file(name) {
+                self.lease(folder, entry);
             } else if name == META_FILE || name == CLAIM_FILE || name.starts_with('.') {
                 // The record itself, the number ledger, or nothing persist wrote.
             } else {
@@ -287,6 +296,23 @@ impl Gc<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A lease is a leftover once it went unrenewed for longer than the time
+    /// to live it states (and `min_age`); a live one is renewed long before.
+    fn lease(&mut self, folder: &str, entry: &Entry) {
+        let path = join(&[folder, &entry.name]);
+        let ttl = match self.store.backend().read_all(&path) {
+            Ok(bytes) => stated_ttl(&bytes),
+            // Gone since the listing: its holder let go.
+            Err(_) => return,
+        };
+        let unrenewed = self
+            .changed(&path, entry)
+            .and_then(|t| self.now.duration_since(t).ok());
+        if unrenewed.is_some_and(|age| age > ttl) {
+            self.take(folder, entry, LeftoverKind::ExpiredLease);
+        }
     }
 
     /// Subfolders of a record folder: numbered records under a key, and the

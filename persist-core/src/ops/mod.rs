@@ -6,12 +6,14 @@
 //! * `list`: every number of a key, every record of a type.
 //! * `save`: the save protocol, and removal.
 //! * `autoinc`: claiming numbers.
+//! * `compute`: `load_or_compute`, under a lease.
 //! * `query`: partial-key queries.
 //! * `files`: extra files kept with a record.
 //! * `refs`: what follows from the `Ref`s in a key (upstream hashes,
 //!   staleness, the params tree).
 
 pub(crate) mod autoinc;
+pub(crate) mod compute;
 pub(crate) mod files;
 pub(crate) mod list;
 pub(crate) mod location;

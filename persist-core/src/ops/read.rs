@@ -1,6 +1,8 @@
 //! Reading one record: its folder from the key, its `meta.json` checked (and
 //! migrated from an older version), the struct rebuilt from its parts.
 
+use std::time::Instant;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -113,11 +115,45 @@ pub(crate) fn read_record<T: Record>(
     dir: &RecordDir,
     expect_key: Option<&Map<String, Value>>,
 ) -> Result<T> {
-    record_from_bytes(store, dir, expect_key, read_meta_bytes(store, dir))
+    let started = Instant::now();
+    let bytes = read_meta_bytes(store, dir);
+    record_from_bytes_since(store, dir, expect_key, bytes, started)
 }
 
 /// [`read_record`] of `meta.json` bytes already read.
 pub(crate) fn record_from_bytes<T: Record>(
+    store: &Store,
+    dir: &RecordDir,
+    expect_key: Option<&Map<String, Value>>,
+    bytes: Result<Vec<u8>>,
+) -> Result<T> {
+    record_from_bytes_since(store, dir, expect_key, bytes, Instant::now())
+}
+
+/// [`record_from_bytes`], counted in the store's stats and logged as a load
+/// that began at `started`.
+fn record_from_bytes_since<T: Record>(
+    store: &Store,
+    dir: &RecordDir,
+    expect_key: Option<&Map<String, Value>>,
+    bytes: Result<Vec<u8>>,
+    started: Instant,
+) -> Result<T> {
+    let size = bytes.as_ref().map_or(0, |b| b.len() as u64);
+    let record = checked_record(store, dir, expect_key, bytes)?;
+    store.counters().loaded(size);
+    tracing::debug!(
+        target: "persist",
+        record = dir.name(),
+        path = %store.backend().describe(&dir.meta_path()),
+        bytes = size,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "loaded"
+    );
+    Ok(record)
+}
+
+fn checked_record<T: Record>(
     store: &Store,
     dir: &RecordDir,
     expect_key: Option<&Map<String, Value>>,

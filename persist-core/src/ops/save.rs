@@ -11,6 +11,7 @@
 //! files nobody names, which `gc` removes.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 
@@ -64,12 +65,24 @@ pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
         .__set_autoinc(dir.number())
         .map_err(|e| in_rec(e, &dir))?;
 
+    let started = Instant::now();
     let result = write_version(value, store, &dir, key, data, fresh);
+    if let Ok(bytes) = result {
+        store.counters().saved(bytes);
+        tracing::debug!(
+            target: "persist",
+            record = dir.name(),
+            path = %store.backend().describe(&dir.meta_path()),
+            bytes,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "saved"
+        );
+    }
     if result.is_err() {
         // The field names a stored record only once the save succeeded.
         let _ = value.__set_autoinc(before);
     }
-    result
+    result.map(|_| ())
 }
 
 fn write_version<T: Record>(
@@ -79,7 +92,7 @@ fn write_version<T: Record>(
     key: Map<String, Value>,
     data: Map<String, Value>,
     fresh: bool,
-) -> Result<()> {
+) -> Result<u64> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
     // A folder this save has just made holds no previous version to look up.
@@ -94,7 +107,7 @@ fn write_version<T: Record>(
 
     let mut records = BTreeMap::new();
     let mut written = Vec::new();
-    let outcome = (|| {
+    let outcome = (|| -> Result<u64> {
         for (field, out) in schema.records.iter().zip(value.__records()) {
             if let Some(entry) = write_record_file(store, dir, field, &out, &mut written)? {
                 records.insert(field.name.to_owned(), entry);
@@ -118,8 +131,10 @@ fn write_version<T: Record>(
         let bytes = meta.to_bytes()?;
         backend.put(&dir.meta_path(), store.is_durable(), &mut |w| {
             w.write_all(&bytes).map_err(Error::io)
-        })
+        })?;
+        Ok(bytes.len() as u64 + records.values().map(|r| r.size).sum::<u64>())
     })();
+    let written_bytes = *outcome.as_ref().unwrap_or(&0);
     if let Err(e) = outcome {
         // A put can fail after its rename (the folder's fsync, say): if
         // meta.json already names this version's files, they are the record
@@ -146,7 +161,7 @@ fn write_version<T: Record>(
             }
         }
     }
-    Ok(())
+    Ok(written_bytes)
 }
 
 /// Writes one record field's file under a new name; `None` for an empty field.

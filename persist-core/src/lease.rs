@@ -1,0 +1,763 @@
+//! Leases: each key computed once, however many threads, processes and
+//! machines ask for it at the same moment.
+//!
+//! ```text
+//! <record folder>/.lease                     the holder's lease (JSON: holder, host, pid, ttl, renewal)
+//! <record folder>/.lease-takeover-<holder>   the claim of the one waiter that took over an expired lease
+//! ```
+//!
+//! Both names start with a dot, so they never collide with `meta.json`, a
+//! record file (`<stem>-<uuid>.<ext>`), the `files/` folder or an autoinc
+//! number folder, and every listing of records passes them by.
+//!
+//! How a miss in `load_or_compute` goes:
+//!
+//! 1. Threads of one process take turns per key in memory (a registry of
+//!    condition variables keyed by the store and the lease's path): only the
+//!    thread whose turn it is touches the lease; the others sleep until that
+//!    turn ends, then load what was saved (or, if the holder failed, one of
+//!    them takes the next turn). They never poll the store.
+//! 2. The thread with the turn creates `.lease` with create-if-absent
+//!    (`O_EXCL` on disk, `PutMode::Create` in object storage). If it wins, it
+//!    looks for the record once more (a holder may have saved just before),
+//!    then computes while a background thread renews the lease every third
+//!    of its time to live, saves, and deletes the lease.
+//! 3. If the lease is held, it reads the lease with backoff (on a local disk
+//!    from 10 reads a second down to 2; elsewhere one a second) until it is
+//!    gone (then the record is loaded, or the next lease taken if the holder
+//!    failed) or has not been renewed for its time to live. An expired lease
+//!    is taken over by the one waiter that creates
+//!    `.lease-takeover-<holder>` (a second create-if-absent); it then writes
+//!    its own `.lease` and computes.
+//!
+//! Renewal is an unconditional write of the holder's own lease followed by a
+//! read: if the read shows another holder, the lease was taken over (this
+//! holder was stalled for longer than its time to live) and it stops
+//! renewing; its computation still finishes and saves, which is harmless
+//! since saves are atomic. No step relies on conditional overwrites
+//! (`If-Match`), which some S3-compatible servers do not honour.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::join;
+use crate::error::{Error, Result};
+use crate::store::{Store, DEFAULT_LEASE_TTL};
+
+/// The lease file in a record's folder.
+pub(crate) const LEASE_FILE: &str = ".lease";
+
+/// How a takeover claim begins; the dead holder's id follows.
+const TAKEOVER_PREFIX: &str = ".lease-takeover-";
+
+/// Whether a file name is one of a lease's files.
+pub(crate) fn is_lease_file(name: &str) -> bool {
+    name == LEASE_FILE || name.starts_with(TAKEOVER_PREFIX)
+}
+
+/// What a lease file holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LeaseBody {
+    /// A fresh id per lease taken.
+    holder: String,
+    host: String,
+    pid: u32,
+    /// The holder's time to live, in milliseconds.
+    ttl_ms: u64,
+    /// When it was last renewed, in milliseconds since the Unix epoch (the
+    /// holder's clock).
+    renewed_ms: u64,
+    /// Grows with each renewal, so a waiter sees a renewal even when clocks
+    /// disagree.
+    seq: u64,
+}
+
+impl LeaseBody {
+    fn new(ttl: Duration) -> LeaseBody {
+        LeaseBody {
+            holder: uuid::Uuid::new_v4().simple().to_string(),
+            host: host_name().to_owned(),
+            pid: std::process::id(),
+            ttl_ms: millis(ttl),
+            renewed_ms: now_ms(),
+            seq: 0,
+        }
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain strings and integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms.max(1))
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+fn host_name() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    })
+}
+
+/// The time to live a lease file states (the default if it cannot be read):
+/// what `gc` waits before it removes a lease nobody renewed.
+pub(crate) fn stated_ttl(bytes: &[u8]) -> Duration {
+    serde_json::from_slice::<LeaseBody>(bytes).map_or(DEFAULT_LEASE_TTL, |b| b.ttl())
+}
+
+/// Runs `compute` for the record in `folder` unless another thread, process
+/// or machine is computing it; then `check` finds what that one saved.
+///
+/// `check` looks for the stored result (`Ok(None)`: not there); the caller has
+/// already looked once. `compute` computes and saves.
+pub(crate) fn once<T>(
+    store: &Store,
+    folder: &str,
+    record: &str,
+    check: &mut dyn FnMut() -> Result<Option<T>>,
+    compute: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let path = join(&[folder, LEASE_FILE]);
+    let mut wait = Wait {
+        store,
+        record,
+        shown: store.backend().describe(&path),
+        started: Instant::now(),
+        deadline: store.wait_limit().map(|d| Instant::now() + d),
+        noted: false,
+    };
+    let gate_key = format!("{:x}\0{}", store.backend_id(), wait.shown);
+    let _turn = match Turn::take(&gate_key, &mut wait, check)? {
+        Taken::Turn(turn) => turn,
+        Taken::Stored(v) => return Ok(v),
+    };
+    let lease = match acquire(store, folder, &path, &mut wait, check)? {
+        Acquired::Lease(lease) => lease,
+        Acquired::Stored(v) => return Ok(v),
+    };
+    let result = compute();
+    lease.release(result.is_ok());
+    result
+}
+
+/// One call's waiting: counted and logged once, bounded by the store's
+/// `wait_timeout`.
+struct Wait<'a> {
+    store: &'a Store,
+    record: &'a str,
+    shown: String,
+    started: Instant,
+    deadline: Option<Instant>,
+    noted: bool,
+}
+
+impl Wait<'_> {
+    fn note(&mut self, holder: &str) {
+        if !self.noted {
+            self.noted = true;
+            self.store.counters().waited();
+            tracing::info!(
+                target: "persist",
+                record = self.record,
+                lease = %self.shown,
+                holder,
+                "waiting for another computation of the record"
+            );
+        }
+    }
+
+    /// How long to sleep at most (`None`: past the deadline).
+    fn left(&self) -> Option<Duration> {
+        match self.deadline {
+            Some(d) => d
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero()),
+            None => Some(Duration::MAX),
+        }
+    }
+
+    fn timeout(&self) -> Error {
+        Error::Timeout {
+            record: self.record.to_owned(),
+            path: self.shown.clone(),
+            waited: self.started.elapsed(),
+        }
+    }
+}
+
+// --- threads of one process: a turn per key -------------------------------
+
+/// The in-process turns, keyed by store and lease path.
+#[derive(Default)]
+struct Turns {
+    keys: Mutex<HashMap<String, (Arc<Gate>, usize)>>,
+}
+
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    held: bool,
+    /// Grows each time a turn ends, so a waiter knows the turn it waited for
+    /// is over even if another thread took the next one at once.
+    turns: u64,
+}
+
+fn turns() -> &'static Turns {
+    static TURNS: OnceLock<Turns> = OnceLock::new();
+    TURNS.get_or_init(Turns::default)
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the
+/// state under it is a flag and counters, always consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+enum Taken<T> {
+    Turn(Turn),
+    Stored(T),
+}
+
+/// A thread's place in the registry under a key: counted while it waits or
+/// has its turn, so the key's entry goes when nobody uses it.
+struct Registered {
+    key: String,
+    gate: Arc<Gate>,
+}
+
+impl Registered {
+    fn new(key: &str) -> Registered {
+        let mut keys = lock(&turns().keys);
+        let slot = keys
+            .entry(key.to_owned())
+            .or_insert_with(|| (Arc::default(), 0));
+        slot.1 += 1;
+        Registered {
+            key: key.to_owned(),
+            gate: slot.0.clone(),
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut keys = lock(&turns().keys);
+        if let Some(slot) = keys.get_mut(&self.key) {
+            slot.1 -= 1;
+            if slot.1 == 0 {
+                keys.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// This thread's turn to compute a key; ends when dropped.
+struct Turn {
+    registered: Registered,
+}
+
+impl Turn {
+    fn take<T>(
+        key: &str,
+        wait: &mut Wait<'_>,
+        check: &mut dyn FnMut() -> Result<Option<T>>,
+    ) -> Result<Taken<T>> {
+        let registered = Registered::new(key);
+        let gate = registered.gate.clone();
+        loop {
+            let mut state = lock(&gate.state);
+            if !state.held {
+                state.held = true;
+                return Ok(Taken::Turn(Turn { registered }));
+            }
+            wait.note("another thread of this process");
+            let turn_seen = state.turns;
+            while state.held && state.turns == turn_seen {
+                let Some(left) = wait.left() else {
+                    return Err(wait.timeout());
+                };
+                // Woken by the end of the turn; the cap only keeps the
+                // timeout arithmetic finite.
+                let left = left.min(Duration::from_secs(3600));
+                state = match gate.ended.wait_timeout(state, left) {
+                    Ok((s, _)) => s,
+                    Err(p) => p.into_inner().0,
+                };
+            }
+            drop(state);
+            // The turn waited for is over: its holder saved, or failed.
+            if let Some(v) = check()? {
+                return Ok(Taken::Stored(v));
+            }
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let gate = &self.registered.gate;
+        {
+            let mut state = lock(&gate.state);
+            state.held = false;
+            state.turns = state.turns.wrapping_add(1);
+        }
+        gate.ended.notify_all();
+    }
+}
+
+// --- processes and machines: the lease in the store -----------------------
+
+enum Acquired<T> {
+    Lease(HeldLease),
+    Stored(T),
+}
+
+/// Takes the lease at `path`, waiting for its holder if it is held.
+fn acquire<T>(
+    store: &Store,
+    folder: &str,
+    path: &str,
+    wait: &mut Wait<'_>,
+    check: &mut dyn FnMut() -> Result<Option<T>>,
+) -> Result<Acquired<T>> {
+    let backend = store.backend();
+    let ctx = |e: Error| e.within(wait.record, &backend.describe(path));
+    let mut seen = Seen::default();
+    loop {
+        // Made at each claim: a lease must state when it was taken, not when
+        // this waiter began to wait.
+        let mut body = LeaseBody::new(store.lease_time());
+        let mut takeover = None;
+        let claimed = if backend.create(path, &body.to_bytes(), false).map_err(ctx)? {
+            true
+        } else {
+            match watch(store, path, wait, &mut seen)? {
+                Watched::Gone => false,
+                Watched::Expired(Some(dead)) => {
+                    body = LeaseBody::new(store.lease_time());
+                    let claim = join(&[folder, &format!("{TAKEOVER_PREFIX}{}", dead.holder)]);
+                    // Of all the waiters that saw it expire, one creates the claim.
+                    if backend
+                        .create(&claim, &body.to_bytes(), false)
+                        .map_err(ctx)?
+                    {
+                        tracing::info!(
+                            target: "persist",
+                            record = wait.record,
+                            lease = %wait.shown,
+                            dead_holder = %format!("{} (pid {} on {})", dead.holder, dead.pid, dead.host),
+                            "taking over an expired lease"
+                        );
+                        write_body(store, path, &body).map_err(ctx)?;
+                        takeover = Some(claim);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                Watched::Expired(None) => {
+                    // Unreadable for its whole time to live: left empty by a
+                    // holder that died as it created it. Removed, then taken
+                    // anew by create-if-absent.
+                    backend.delete(path).map_err(ctx)?;
+                    false
+                }
+            }
+        };
+        if claimed {
+            let lease = HeldLease::start(store, path, body, takeover);
+            // A holder may have saved and let go between our look and our claim.
+            return match check() {
+                Ok(Some(v)) => {
+                    lease.release(true);
+                    Ok(Acquired::Stored(v))
+                }
+                Ok(None) => Ok(Acquired::Lease(lease)),
+                Err(e) => {
+                    lease.release(false);
+                    Err(e)
+                }
+            };
+        }
+        if let Some(v) = check()? {
+            return Ok(Acquired::Stored(v));
+        }
+    }
+}
+
+fn write_body(store: &Store, path: &str, body: &LeaseBody) -> Result<()> {
+    let bytes = body.to_bytes();
+    store
+        .backend()
+        .put(path, false, &mut |w| w.write_all(&bytes).map_err(Error::io))
+}
+
+/// The lease at `path`; `Ok(None)` if it cannot be parsed (being written).
+fn read_body(store: &Store, path: &str) -> Result<Option<LeaseBody>> {
+    let bytes = store.backend().read_all(path)?;
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
+/// What a waiter last saw of a lease, by its own clock.
+#[derive(Default)]
+struct Seen {
+    /// The holder and renewal seen (or the raw bytes of an unreadable lease).
+    what: Option<(String, u64)>,
+    /// When this waiter first saw that renewal.
+    since: Option<Instant>,
+    /// How long that renewal has to live from `since`.
+    lives: Duration,
+}
+
+enum Watched {
+    /// The lease is gone: its holder saved, or failed.
+    Gone,
+    /// Not renewed within its time to live; `None` if it cannot be read.
+    Expired(Option<LeaseBody>),
+}
+
+/// Reads the lease with backoff until it is gone or expires.
+///
+/// A renewal's life is counted on this waiter's clock from when it was first
+/// seen, shortened by what the holder's clock says has passed (never below
+/// zero, never above the time to live): clocks that disagree by less than
+/// the time to live never let a live lease look expired.
+fn watch(store: &Store, path: &str, wait: &mut Wait<'_>, seen: &mut Seen) -> Result<Watched> {
+    let local = store.backend().local_path(path).is_some();
+    let (mut interval, max) = if local {
+        (Duration::from_millis(100), Duration::from_millis(500))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(1))
+    };
+    loop {
+        let bytes = match store.backend().read_all(path) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound { .. }) => return Ok(Watched::Gone),
+            Err(e) => return Err(e.within(wait.record, &wait.shown)),
+        };
+        let body = serde_json::from_slice::<LeaseBody>(&bytes).ok();
+        let what = match &body {
+            Some(b) => (b.holder.clone(), b.seq),
+            None => (String::from_utf8_lossy(&bytes).into_owned(), u64::MAX),
+        };
+        let now = Instant::now();
+        if seen.what.as_ref() != Some(&what) {
+            seen.lives = match &body {
+                Some(b) => {
+                    let passed = Duration::from_millis(now_ms().saturating_sub(b.renewed_ms));
+                    b.ttl().saturating_sub(passed)
+                }
+                None => store.lease_time(),
+            };
+            seen.what = Some(what);
+            seen.since = Some(now);
+        }
+        let holder = body.as_ref().map_or_else(
+            || "a lease being written".to_owned(),
+            |b| format!("pid {} on {}", b.pid, b.host),
+        );
+        wait.note(&holder);
+        let lived = now.duration_since(seen.since.unwrap_or(now));
+        let Some(until_expiry) = seen.lives.checked_sub(lived).filter(|d| !d.is_zero()) else {
+            return Ok(Watched::Expired(body));
+        };
+        let Some(left) = wait.left() else {
+            return Err(wait.timeout());
+        };
+        std::thread::sleep(interval.min(until_expiry).min(left));
+        interval = (interval * 3 / 2).min(max);
+    }
+}
+
+/// A lease this process holds, renewed in the background until released.
+struct HeldLease {
+    active: Arc<ActiveLease>,
+    released: bool,
+}
+
+struct ActiveLease {
+    store: Store,
+    path: String,
+    /// The lease's state; held while renewing, so a release never races a
+    /// renewal that would write the lease back after it was deleted.
+    state: Mutex<ActiveState>,
+    /// When the next renewal is due.
+    due: Mutex<Instant>,
+}
+
+struct ActiveState {
+    body: LeaseBody,
+    /// The takeover claim this holder created, removed after a save.
+    takeover: Option<String>,
+    ended: bool,
+    /// Another waiter took the lease over: this holder stopped renewing.
+    lost: bool,
+}
+
+impl HeldLease {
+    fn start(store: &Store, path: &str, body: LeaseBody, takeover: Option<String>) -> HeldLease {
+        let every = renew_every(body.ttl());
+        let active = Arc::new(ActiveLease {
+            store: store.clone(),
+            path: path.to_owned(),
+            state: Mutex::new(ActiveState {
+                body,
+                takeover,
+                ended: false,
+                lost: false,
+            }),
+            due: Mutex::new(Instant::now() + every),
+        });
+        renewer().add(active.clone());
+        HeldLease {
+            active,
+            released: false,
+        }
+    }
+
+    /// Ends the lease: deletes it (if it is still this holder's) and, after a
+    /// successful computation, the takeover claim. A failed holder keeps the
+    /// claim, so a waiter that saw the old lease expire cannot claim it again
+    /// and compute beside the next holder.
+    fn release(mut self, succeeded: bool) {
+        self.released = true;
+        self.active.end(succeeded);
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        // Reached without `release` only when the computation panicked.
+        if !self.released {
+            self.active.end(false);
+        }
+    }
+}
+
+/// A third of the time to live, as the contract says.
+fn renew_every(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_millis(1))
+}
+
+impl ActiveLease {
+    fn end(&self, succeeded: bool) {
+        let mut state = lock(&self.state);
+        state.ended = true;
+        let backend = self.store.backend();
+        // Best effort throughout: a lease left behind expires, and gc removes it.
+        let ours = matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder);
+        if ours {
+            if let Err(e) = backend.delete(&self.path) {
+                tracing::warn!(target: "persist", lease = %backend.describe(&self.path), error = %e, "could not remove a lease; it expires");
+            }
+        }
+        if succeeded {
+            if let Some(claim) = state.takeover.take() {
+                let _ = backend.delete(&claim);
+            }
+        }
+    }
+
+    fn is_ended(&self) -> bool {
+        let state = lock(&self.state);
+        state.ended || state.lost
+    }
+
+    fn renew(&self) {
+        let mut state = lock(&self.state);
+        if state.ended || state.lost {
+            return;
+        }
+        let backend = self.store.backend();
+        let shown = || backend.describe(&self.path);
+        let every = renew_every(state.body.ttl());
+        match read_body(&self.store, &self.path) {
+            Ok(Some(b)) if b.holder != state.body.holder => {
+                state.lost = true;
+                tracing::warn!(target: "persist", lease = %shown(), holder = %format!("pid {} on {}", b.pid, b.host), "lease taken over by another holder (this one was not renewed in time); the computation goes on");
+                return;
+            }
+            // Ours, unreadable (being rewritten) or gone (removed by hand):
+            // written again below.
+            Ok(_) | Err(Error::NotFound { .. }) => {}
+            Err(e) => {
+                tracing::warn!(target: "persist", lease = %shown(), error = %e, "could not read the lease to renew it; trying again");
+                *lock(&self.due) = Instant::now() + every / 2;
+                return;
+            }
+        }
+        state.body.seq += 1;
+        state.body.renewed_ms = now_ms();
+        if let Err(e) = write_body(&self.store, &self.path, &state.body) {
+            tracing::warn!(target: "persist", lease = %shown(), error = %e, "could not renew the lease; trying again");
+            *lock(&self.due) = Instant::now() + every / 2;
+            return;
+        }
+        // The write is unconditional: a read after it shows whether a waiter
+        // took the lease over in between.
+        if let Ok(Some(b)) = read_body(&self.store, &self.path) {
+            if b.holder != state.body.holder {
+                state.lost = true;
+                tracing::warn!(target: "persist", lease = %shown(), "lease taken over by another holder while it was renewed; the computation goes on");
+            }
+        }
+        *lock(&self.due) = Instant::now() + every;
+    }
+}
+
+/// The one background thread that renews this process's leases.
+struct Renewer {
+    leases: Mutex<RenewerState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct RenewerState {
+    active: Vec<Arc<ActiveLease>>,
+    /// When the thread wakes next by itself (`None`: asleep until told).
+    wakes_at: Option<Instant>,
+    /// The thread could not be started: leases are renewed by nobody.
+    failed: bool,
+}
+
+fn renewer() -> &'static Renewer {
+    static RENEWER: OnceLock<&'static Renewer> = OnceLock::new();
+    RENEWER.get_or_init(|| {
+        let renewer: &'static Renewer = Box::leak(Box::new(Renewer {
+            leases: Mutex::new(RenewerState::default()),
+            wake: Condvar::new(),
+        }));
+        let started = std::thread::Builder::new()
+            .name("persist-lease".to_owned())
+            .spawn(move || renewer.run());
+        if let Err(e) = started {
+            tracing::warn!(target: "persist", error = %e, "could not start the thread that renews leases; a computation longer than the lease time may be taken over");
+            lock(&renewer.leases).failed = true;
+        }
+        renewer
+    })
+}
+
+impl Renewer {
+    fn add(&self, lease: Arc<ActiveLease>) {
+        let due = *lock(&lease.due);
+        let mut state = lock(&self.leases);
+        if state.failed {
+            return;
+        }
+        state.active.push(lease);
+        // Woken only if it would otherwise sleep past this lease's renewal.
+        if state.wakes_at.is_none_or(|t| t > due) {
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut state = lock(&self.leases);
+        loop {
+            state.active.retain(|l| !l.is_ended());
+            let now = Instant::now();
+            let due: Vec<Arc<ActiveLease>> = state
+                .active
+                .iter()
+                .filter(|l| *lock(&l.due) <= now)
+                .cloned()
+                .collect();
+            if due.is_empty() {
+                let next = state.active.iter().map(|l| *lock(&l.due)).min();
+                state.wakes_at = next;
+                state = match next {
+                    Some(t) => match self
+                        .wake
+                        .wait_timeout(state, t.saturating_duration_since(now))
+                    {
+                        Ok((s, _)) => s,
+                        Err(p) => p.into_inner().0,
+                    },
+                    None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
+                };
+                continue;
+            }
+            // Renewals talk to the store: never with the list locked.
+            state.wakes_at = Some(now);
+            drop(state);
+            for lease in due {
+                lease.renew();
+            }
+            state = lock(&self.leases);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_names_are_apart_from_record_files() {
+        assert!(is_lease_file(".lease"));
+        assert!(is_lease_file(".lease-takeover-0123abcd"));
+        for name in [
+            "meta.json",
+            ".claim",
+            "data-0123.npy",
+            "files",
+            "3",
+            ".tmp-x",
+            ".leases",
+        ] {
+            assert!(!is_lease_file(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn stated_ttl_falls_back_to_the_default() {
+        let body = LeaseBody::new(Duration::from_secs(7));
+        assert_eq!(stated_ttl(&body.to_bytes()), Duration::from_secs(7));
+        assert_eq!(stated_ttl(b""), DEFAULT_LEASE_TTL);
+    }
+
+    #[test]
+    fn a_held_lease_is_renewed_and_removed() {
+        let store = Store::memory().lease_ttl(Duration::from_millis(90));
+        let body = LeaseBody::new(store.lease_time());
+        assert!(store
+            .backend()
+            .create("t/k/.lease", &body.to_bytes(), false)
+            .unwrap());
+        let lease = HeldLease::start(&store, "t/k/.lease", body, None);
+        std::thread::sleep(Duration::from_millis(200));
+        let renewed = read_body(&store, "t/k/.lease").unwrap().unwrap();
+        assert!(renewed.seq >= 2, "renewed {} times in 200 ms", renewed.seq);
+        lease.release(true);
+        assert!(matches!(
+            read_body(&store, "t/k/.lease"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,104 @@
+//! `load_or_compute` and `load_fresh_or_compute`: a stored record is loaded
+//! as it is; a missing (or stale) one is computed once under a lease (see
+//! `lease`), however many callers miss it at the same moment.
+
+use std::time::Instant;
+
+use crate::error::{BoxError, Error, Result};
+use crate::lease;
+use crate::ops::read::{self, read_record, resolved_dir};
+use crate::ops::{refs, save};
+use crate::record::{filename, key_map, Record};
+use crate::store::Store;
+
+/// What counts as stored: any record, or only one that is not stale.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    Stored,
+    Fresh,
+}
+
+pub(crate) fn load_or_compute<T, F>(
+    value: T,
+    store: &Store,
+    wanted: Wanted,
+    compute: F,
+) -> Result<T>
+where
+    T: Record,
+    F: FnOnce(&mut T) -> std::result::Result<(), BoxError>,
+{
+    let schema = T::__SCHEMA;
+    let unresolved = schema.autoinc.is_some() && value.__autoinc().is_none();
+    // The run policy (Store::policy): read-only never computes, recompute
+    // never loads.
+    let policy = store.current_policy();
+    if policy.is_read_only() {
+        if unresolved {
+            // A new record would be saved: refused, with its name.
+            save::check_writable(&value, store)?;
+        } else if wanted == Wanted::Fresh {
+            match refs::is_stale(&value, store) {
+                // A stale record is an error, never returned as fresh.
+                Ok(true) => save::check_writable(&value, store)?,
+                Ok(false) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return read::load(&value, store);
+    }
+    if unresolved || policy.recomputes(schema.name) {
+        // Each call is a new numbered run, or a deliberate recomputation:
+        // nothing to share, nothing leased.
+        return run(value, store, compute);
+    }
+    let dir = resolved_dir(&value)?;
+    let key = key_map(&value)?;
+    let mut check = || -> Result<Option<T>> {
+        let stored = match read_record::<T>(store, &dir, Some(&key)) {
+            Ok(v) => v,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if wanted == Wanted::Fresh {
+            match refs::is_stale(&stored, store) {
+                Ok(false) => {}
+                // Stale, or removed since it was read: computed again.
+                Ok(true) | Err(Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(stored))
+    };
+    // A stored record never waits for a lease.
+    if let Some(v) = check()? {
+        return Ok(v);
+    }
+    lease::once(store, &dir.path(), dir.name(), &mut check, || {
+        run(value, store, compute)
+    })
+}
+
+/// Runs the computation on `value` and saves the result.
+fn run<T, F>(mut value: T, store: &Store, compute: F) -> Result<T>
+where
+    T: Record,
+    F: FnOnce(&mut T) -> std::result::Result<(), BoxError>,
+{
+    let started = Instant::now();
+    store.counters().computed();
+    let outcome = compute(&mut value);
+    tracing::info!(
+        target: "persist",
+        record = %filename(&value),
+        seconds = started.elapsed().as_secs_f64(),
+        ok = outcome.is_ok(),
+        "computed"
+    );
+    outcome.map_err(|source| Error::Compute {
+        record: filename(&value),
+        source,
+    })?;
+    save::save(&mut value, store)?;
+    Ok(value)
+}
