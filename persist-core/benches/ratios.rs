@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 mod common;
 use common::{
     flush_disk_writes, raw_mkdir, raw_put, raw_put_new, reset_peak, save_small_by_hand,
-    settle_disk, small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
+    settle_disk, small_key, small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
 };
 
 /// One record holding a big array.
@@ -278,6 +278,24 @@ const SCENARIOS: &[Scenario] = &[
         setup: setup_lookup,
     },
     Scenario {
+        id: "compute_miss",
+        title: |o| {
+            format!(
+                "load_or_compute miss, {} small (vs load + save, no lease)",
+                o.small
+            )
+        },
+        target: 1.1,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "compute_hit",
+        title: |o| format!("load_or_compute hit, {} small (vs load)", o.small),
+        // A hit takes no lease: the same work as load. The margin is noise.
+        target: 1.05,
+        setup: |_, _| {},
+    },
+    Scenario {
         id: "autoinc",
         title: |o| {
             format!(
@@ -447,6 +465,8 @@ fn run_child(args: &[String]) {
         "save_small_nosync" => child_save_small(&o, &work, false),
         "all_small" => child_all(&o, &work, persist),
         "lookup" => child_lookup(&o, &work, persist),
+        "compute_miss" => child_compute(&o, &work, false),
+        "compute_hit" => child_compute(&o, &work, true),
         "autoinc" => child_autoinc(&o, &work),
         "autoinc_raw" => child_autoinc_raw(&o, &work),
         other => usage(&format!("unknown scenario {other}")),
@@ -606,6 +626,74 @@ fn child_save_small(o: &Opts, work: &Path, durable: bool) -> Measured {
     Measured {
         secs: persist_secs,
         extra: Some(reference_secs),
+    }
+}
+
+/// `load_or_compute` against what it did before leases, in alternating
+/// blocks of `PAIR_BLOCK` keys on one store without fsync (where a lease's
+/// create and delete weigh most): on a miss, `load` (absent), the
+/// computation, `save`; on a hit (`hit`: every key saved first, untimed),
+/// `load`.
+fn child_compute(o: &Opts, work: &Path, hit: bool) -> Measured {
+    let store = Store::open(work.join("persist")).unwrap().durable(false);
+    let compute = |r: &mut Small, i: usize| {
+        let full = small_record(i);
+        r.note = full.note;
+        r.score = full.score;
+        r.channels = full.channels;
+        r.trace = full.trace;
+    };
+    if hit {
+        for i in 0..o.small {
+            small_record(i).save(&store).unwrap();
+        }
+        flush_disk_writes();
+    }
+    let (mut leased_secs, mut plain_secs) = (0.0, 0.0);
+    let _ = start();
+    for (block, first) in (0..o.small).step_by(PAIR_BLOCK).enumerate() {
+        let end = (first + PAIR_BLOCK).min(o.small);
+        // On a miss each side gets its own keys: odd ones leased, even plain.
+        let keys = |leased: bool| {
+            (first..end).map(move |i| if hit { i } else { 2 * i + usize::from(leased) })
+        };
+        let leased_first = block % 2 == 0;
+        for leased in [leased_first, !leased_first] {
+            let t = Instant::now();
+            for i in keys(leased) {
+                if leased {
+                    let r = small_key(i)
+                        .load_or_compute(&store, |r| {
+                            compute(r, i);
+                            Ok(())
+                        })
+                        .unwrap();
+                    assert_eq!(r.score, i as f64 * 0.25);
+                } else {
+                    let r = match small_key(i).load(&store) {
+                        Ok(r) => r,
+                        Err(persist_core::Error::NotFound { .. }) => {
+                            let mut r = small_key(i);
+                            compute(&mut r, i);
+                            r.save(&store).unwrap();
+                            r
+                        }
+                        Err(e) => panic!("{e}"),
+                    };
+                    assert_eq!(r.score, i as f64 * 0.25);
+                }
+            }
+            let secs = t.elapsed().as_secs_f64();
+            if leased {
+                leased_secs += secs;
+            } else {
+                plain_secs += secs;
+            }
+        }
+    }
+    Measured {
+        secs: leased_secs,
+        extra: Some(plain_secs),
     }
 }
 

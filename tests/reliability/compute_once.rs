@@ -10,10 +10,11 @@
 //! - `wait_timeout` gives `Error::Timeout`; `gc` removes an expired lease and
 //!   never a live one; a lease is invisible to `all`, `du` and `verify`.
 //!
-//! Children are this test binary run again (see `support::spawn_child`).
+//! Children are this test binary run again (see `fixtures::child`).
 #![cfg(unix)]
 
-mod support;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -23,9 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fixtures::child::{child_role, spawn_child, tagged_lines};
 use persist_core::maintenance::{du, gc, verify, GcOptions, LeftoverKind};
 use persist_core::{Error, Persistence, Store};
-use support::{spawn_child, tagged_lines};
 
 #[derive(Persistence, Debug, Clone)]
 #[persist(name = "sweep_point")]
@@ -93,7 +94,7 @@ fn open_store(location: &str) -> Store {
 #[test]
 fn compute_once_child_entry() {
     // Runs only in the children of the tests below (re-executed binary).
-    let Some(role) = support::child_role() else {
+    let Some(role) = child_role() else {
         return;
     };
     let store = open_store(&var("CO_STORE"))
@@ -136,10 +137,16 @@ struct Child {
     who: u32,
 }
 
+/// Where the children of one test work: the store, the computation log and
+/// the start file.
+struct Run<'a> {
+    location: &'a str,
+    log: &'a Path,
+    go: &'a Path,
+}
+
 fn spawn(
-    location: &str,
-    log: &Path,
-    go: &Path,
+    run: &Run<'_>,
     role: &str,
     who: u32,
     points: &[u32],
@@ -148,9 +155,9 @@ fn spawn(
 ) -> Child {
     let points: Vec<String> = points.iter().map(u32::to_string).collect();
     let envs = [
-        ("CO_STORE", location.to_owned()),
-        ("CO_LOG", log.display().to_string()),
-        ("CO_GO", go.display().to_string()),
+        ("CO_STORE", run.location.to_owned()),
+        ("CO_LOG", run.log.display().to_string()),
+        ("CO_GO", run.go.display().to_string()),
         ("CO_WHO", who.to_string()),
         ("CO_POINTS", points.join(",")),
         ("CO_COMPUTE_MS", compute_ms.to_string()),
@@ -184,9 +191,11 @@ fn eight_processes_twenty_keys(location: &str) {
         .map(|who| {
             let points: Vec<u32> = (0..20).map(|i| (i + who * 5) % 20).collect();
             spawn(
-                location,
-                &log,
-                &go,
+                &Run {
+                    location,
+                    log: &log,
+                    go: &go,
+                },
                 "compute",
                 who,
                 &points,
@@ -236,7 +245,7 @@ fn eight_processes_twenty_keys_compute_each_once() {
 #[cfg(feature = "object-store")]
 #[test]
 fn eight_processes_twenty_keys_compute_each_once_on_s3() {
-    let Some(url) = persist_core::backend::object_store::test_url("compute-once") else {
+    let Some(url) = persist_core::testing::test_url("compute-once") else {
         return;
     };
     eight_processes_twenty_keys(&url);
@@ -274,12 +283,17 @@ fn a_killed_holder_is_taken_over_by_one_waiter() {
     let log = tmp.path().join("computations.log");
     let go = tmp.path().join("go");
     std::fs::write(&go, b"go").unwrap();
+    let run = Run {
+        location: &location,
+        log: &log,
+        go: &go,
+    };
     let ttl = Duration::from_secs(2);
     // The holder would compute for a minute; it is killed long before.
-    let mut holder = spawn(&location, &log, &go, "compute", 0, &[3], 60_000, ttl);
+    let mut holder = spawn(&run, "compute", 0, &[3], 60_000, ttl);
     wait_for_computations(&log, 1);
     let waiters: Vec<Child> = (1..=4)
-        .map(|who| spawn(&location, &log, &go, "compute", who, &[3], 200, ttl))
+        .map(|who| spawn(&run, "compute", who, &[3], 200, ttl))
         .collect();
     // Long enough for every waiter to be waiting on the lease, and for the
     // holder to have renewed it a few times.
@@ -326,11 +340,16 @@ fn a_failing_holder_process_hands_over_to_the_next() {
     let log = tmp.path().join("computations.log");
     let go = tmp.path().join("go");
     std::fs::write(&go, b"go").unwrap();
+    let run = Run {
+        location: &location,
+        log: &log,
+        go: &go,
+    };
     let ttl = Duration::from_secs(30);
-    let failing = spawn(&location, &log, &go, "fail", 0, &[5], 600, ttl);
+    let failing = spawn(&run, "fail", 0, &[5], 600, ttl);
     wait_for_computations(&log, 1);
     let waiters: Vec<Child> = (1..=3)
-        .map(|who| spawn(&location, &log, &go, "compute", who, &[5], 200, ttl))
+        .map(|who| spawn(&run, "compute", who, &[5], 200, ttl))
         .collect();
     assert_eq!(finish(failing), vec!["5 failed".to_owned()]);
     for child in waiters {
