@@ -932,10 +932,15 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
     let mut p_rise = 0u64;
     // The long scenarios (thousands of saves each) run at most 3 rounds, each
     // in one child that measures both sides, taking turns (see
-    // `child_save_small` and `paired_autoinc`).
+    // `child_save_small`, `child_compute` and `paired_autoinc`).
     let paired = matches!(
         sc.id,
-        "save_small" | "save_small_nosync" | "autoinc" | "autoinc_raw"
+        "save_small"
+            | "save_small_nosync"
+            | "autoinc"
+            | "autoinc_raw"
+            | "compute_miss"
+            | "compute_hit"
     );
     let rounds = if paired { o.rounds.min(3) } else { o.rounds };
     // One untimed round first for the short scenarios: the first children

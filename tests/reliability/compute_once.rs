@@ -25,6 +25,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fixtures::child::{child_role, spawn_child, tagged_lines};
+use persist_core::backend::{Backend, Entry, LocalBackend, WriteFn};
 use persist_core::maintenance::{du, gc, verify, GcOptions, LeftoverKind};
 use persist_core::{Error, Persistence, Store};
 
@@ -508,6 +509,119 @@ fn two_stores_on_one_folder_share_the_lease() {
     });
     assert_eq!(computed.load(Ordering::SeqCst), 1);
     assert_eq!(b.stats().waited, 1);
+}
+
+/// A local backend that counts the reads of lease files.
+#[derive(Debug)]
+struct CountingLeaseReads {
+    inner: LocalBackend,
+    lease_reads: Arc<AtomicU64>,
+}
+
+impl CountingLeaseReads {
+    fn count(&self, path: &str) {
+        if path.ends_with("/.lease") {
+            self.lease_reads.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Backend for CountingLeaseReads {
+    fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> persist_core::Result<()> {
+        self.inner.put(path, durable, write)
+    }
+    fn put_new(
+        &self,
+        path: &str,
+        durable: bool,
+        write: &mut WriteFn<'_>,
+    ) -> persist_core::Result<()> {
+        self.inner.put_new(path, durable, write)
+    }
+    fn make_dir(&self, prefix: &str, durable: bool) -> persist_core::Result<Option<bool>> {
+        self.inner.make_dir(prefix, durable)
+    }
+    fn create(&self, path: &str, bytes: &[u8], durable: bool) -> persist_core::Result<bool> {
+        self.inner.create(path, bytes, durable)
+    }
+    fn get(&self, path: &str) -> persist_core::Result<Box<dyn std::io::Read + Send>> {
+        self.count(path);
+        self.inner.get(path)
+    }
+    fn read_all(&self, path: &str) -> persist_core::Result<Vec<u8>> {
+        self.count(path);
+        self.inner.read_all(path)
+    }
+    fn list(&self, prefix: &str) -> persist_core::Result<Vec<Entry>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, path: &str) -> persist_core::Result<()> {
+        self.inner.delete(path)
+    }
+    fn delete_all(&self, prefix: &str) -> persist_core::Result<()> {
+        self.inner.delete_all(prefix)
+    }
+    fn describe(&self, path: &str) -> String {
+        self.inner.describe(path)
+    }
+    fn local_path(&self, path: &str) -> Option<PathBuf> {
+        self.inner.local_path(path)
+    }
+    fn list_dirs(&self, prefix: &str) -> persist_core::Result<Vec<String>> {
+        self.inner.list_dirs(prefix)
+    }
+    fn copy(&self, from: &str, to: &str, durable: bool) -> persist_core::Result<()> {
+        self.inner.copy(from, to, durable)
+    }
+}
+
+/// A waiter on another process's lease (here: another store on the same
+/// folder) reads the lease a few times a second at most, and a key already
+/// stored is loaded without reading any lease, even while another key's
+/// lease is held.
+#[test]
+fn waiting_on_a_local_lease_reads_it_a_few_times_a_second() {
+    let tmp = tempfile::tempdir().unwrap();
+    let holder_store = Store::open(tmp.path()).unwrap().durable(false);
+    let lease_reads = Arc::new(AtomicU64::new(0));
+    let waiter_store = Store::with_backend(CountingLeaseReads {
+        inner: LocalBackend::new(tmp.path()).unwrap(),
+        lease_reads: lease_reads.clone(),
+    })
+    .durable(false);
+    let mut stored = SweepPoint::new(11);
+    stored.value = 11;
+    stored.save(&holder_store).unwrap();
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| {
+            SweepPoint::new(6).load_or_compute(&holder_store, |p| {
+                std::thread::sleep(Duration::from_millis(3000));
+                p.value = 6;
+                Ok(())
+            })
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let hit = SweepPoint::new(11)
+            .load_or_compute(&waiter_store, |_| panic!("stored: must not compute"))
+            .unwrap();
+        assert_eq!(hit.value, 11);
+        assert_eq!(lease_reads.load(Ordering::SeqCst), 0, "a hit read a lease");
+        let started = Instant::now();
+        let got = SweepPoint::new(6)
+            .load_or_compute(&waiter_store, |_| panic!("held: must wait"))
+            .unwrap();
+        let waited = started.elapsed().as_secs_f64();
+        assert_eq!(got.value, 6);
+        assert_eq!(holder.join().unwrap().unwrap().value, 6);
+        let reads = lease_reads.load(Ordering::SeqCst);
+        eprintln!("{reads} lease reads in {waited:.1} s of waiting");
+        assert!(waited > 2.0, "waited {waited} s");
+        assert!(reads >= 2, "{reads} reads: the waiter did not poll");
+        assert!(
+            reads as f64 <= 5.0 * waited + 2.0,
+            "{reads} reads in {waited:.1} s"
+        );
+    });
 }
 
 #[test]
