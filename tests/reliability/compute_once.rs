@@ -635,19 +635,30 @@ fn gc_removes_an_expired_lease_and_never_a_live_one() {
         dry_run: false,
         min_age: Duration::ZERO,
     };
+    // The computation lasts until the checks below are done (at least a
+    // second, past the lease's time to live), however slow the machine is.
+    let (checks_done, computing) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         let holder = s.spawn(|| {
-            SweepPoint::new(8).load_or_compute(&store, |p| {
-                std::thread::sleep(Duration::from_millis(1500));
+            SweepPoint::new(8).load_or_compute(&store, move |p| {
+                computing.recv_timeout(Duration::from_secs(60))?;
                 p.value = 8;
                 Ok(())
             })
         });
-        std::thread::sleep(Duration::from_millis(100));
-        let lease = walk_files(tmp.path())
-            .into_iter()
-            .find(|f| f.ends_with("/.lease"))
-            .expect("a lease while computing");
+        let started = std::time::Instant::now();
+        let lease = loop {
+            let found = walk_files(tmp.path())
+                .into_iter()
+                .find(|f| f.ends_with("/.lease"));
+            match found {
+                Some(lease) => break lease,
+                None if started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                None => panic!("no lease while computing"),
+            }
+        };
         // Invisible as a record, to du and to verify, and kept by gc while live
         // (it outlives its 600 ms time to live, being renewed).
         for _ in 0..4 {
@@ -662,6 +673,7 @@ fn gc_removes_an_expired_lease_and_never_a_live_one() {
             assert!(Path::new(&lease).exists());
             std::thread::sleep(Duration::from_millis(250));
         }
+        checks_done.send(()).unwrap();
         assert_eq!(holder.join().unwrap().unwrap().value, 8);
         assert!(
             !Path::new(&lease).exists(),
