@@ -303,7 +303,8 @@ impl Gc<'_> {
     fn lease(&mut self, folder: &str, entry: &Entry) {
         let path = join(&[folder, &entry.name]);
         let ttl = match self.store.backend().read_all(&path) {
-            Ok(bytes) => stated_ttl(&bytes),
+            // An unreadable lease expires as a waiter on this store sees it.
+            Ok(bytes) => stated_ttl(&bytes, self.store.lease_time()),
             // Gone since the listing: its holder let go.
             Err(_) => return,
         };

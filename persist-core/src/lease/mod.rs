@@ -38,14 +38,19 @@
 //! (`If-Match`), which some S3-compatible servers do not honour.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::backend::join;
 use crate::error::{Error, Result};
-use crate::store::{Store, DEFAULT_LEASE_TTL};
+use crate::store::Store;
+
+mod body;
+mod renew;
+
+pub(crate) use body::stated_ttl;
+use body::{lock, now_ms, write_body, LeaseBody};
+use renew::HeldLease;
 
 /// The lease file in a record's folder.
 pub(crate) const LEASE_FILE: &str = ".lease";
@@ -56,73 +61,6 @@ const TAKEOVER_PREFIX: &str = ".lease-takeover-";
 /// Whether a file name is one of a lease's files.
 pub(crate) fn is_lease_file(name: &str) -> bool {
     name == LEASE_FILE || name.starts_with(TAKEOVER_PREFIX)
-}
-
-/// What a lease file holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LeaseBody {
-    /// A fresh id per lease taken.
-    holder: String,
-    host: String,
-    pid: u32,
-    /// The holder's time to live, in milliseconds.
-    ttl_ms: u64,
-    /// When it was last renewed, in milliseconds since the Unix epoch (the
-    /// holder's clock).
-    renewed_ms: u64,
-    /// Grows with each renewal, so a waiter sees a renewal even when clocks
-    /// disagree.
-    seq: u64,
-}
-
-impl LeaseBody {
-    fn new(ttl: Duration) -> LeaseBody {
-        LeaseBody {
-            holder: uuid::Uuid::new_v4().simple().to_string(),
-            host: host_name().to_owned(),
-            pid: std::process::id(),
-            ttl_ms: millis(ttl),
-            renewed_ms: now_ms(),
-            seq: 0,
-        }
-    }
-
-    fn to_bytes(&self) -> Vec<u8> {
-        // Serialising plain strings and integers cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    fn ttl(&self) -> Duration {
-        Duration::from_millis(self.ttl_ms.max(1))
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
-fn host_name() -> &'static str {
-    static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned())
-    })
-}
-
-/// The time to live a lease file states (the default if it cannot be read):
-/// what `gc` waits before it removes a lease nobody renewed.
-pub(crate) fn stated_ttl(bytes: &[u8]) -> Duration {
-    serde_json::from_slice::<LeaseBody>(bytes).map_or(DEFAULT_LEASE_TTL, |b| b.ttl())
 }
 
 /// Runs `compute` for the record in `folder` unless another thread, process
@@ -230,12 +168,6 @@ struct GateState {
 fn turns() -> &'static Turns {
     static TURNS: OnceLock<Turns> = OnceLock::new();
     TURNS.get_or_init(Turns::default)
-}
-
-/// A poisoned lock only means another thread panicked while holding it; the
-/// state under it is a flag and counters, always consistent.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 enum Taken<T> {
@@ -348,6 +280,10 @@ fn acquire<T>(
     let backend = store.backend();
     let ctx = |e: Error| e.within(wait.record, &backend.describe(path));
     let mut seen = Seen::default();
+    // The lease is the first file in a new record's folder: the folder is
+    // made here as the save would make it (durably on a durable store), since
+    // the save then finds it already there and syncs nothing for its name.
+    backend.make_dir(folder, store.is_durable()).map_err(ctx)?;
     loop {
         // Made at each claim: a lease must state when it was taken, not when
         // this waiter began to wait.
@@ -408,19 +344,6 @@ fn acquire<T>(
             return Ok(Acquired::Stored(v));
         }
     }
-}
-
-fn write_body(store: &Store, path: &str, body: &LeaseBody) -> Result<()> {
-    let bytes = body.to_bytes();
-    store
-        .backend()
-        .put(path, false, &mut |w| w.write_all(&bytes).map_err(Error::io))
-}
-
-/// The lease at `path`; `Ok(None)` if it cannot be parsed (being written).
-fn read_body(store: &Store, path: &str) -> Result<Option<LeaseBody>> {
-    let bytes = store.backend().read_all(path)?;
-    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 /// What a waiter last saw of a lease, by its own clock.
@@ -494,228 +417,9 @@ fn watch(store: &Store, path: &str, wait: &mut Wait<'_>, seen: &mut Seen) -> Res
     }
 }
 
-/// A lease this process holds, renewed in the background until released.
-struct HeldLease {
-    active: Arc<ActiveLease>,
-    released: bool,
-}
-
-struct ActiveLease {
-    store: Store,
-    path: String,
-    /// The lease's state; held while renewing, so a release never races a
-    /// renewal that would write the lease back after it was deleted.
-    state: Mutex<ActiveState>,
-    /// When the next renewal is due.
-    due: Mutex<Instant>,
-}
-
-struct ActiveState {
-    body: LeaseBody,
-    /// The takeover claim this holder created, removed after a save.
-    takeover: Option<String>,
-    ended: bool,
-    /// Another waiter took the lease over: this holder stopped renewing.
-    lost: bool,
-}
-
-impl HeldLease {
-    fn start(store: &Store, path: &str, body: LeaseBody, takeover: Option<String>) -> HeldLease {
-        let every = renew_every(body.ttl());
-        let active = Arc::new(ActiveLease {
-            store: store.clone(),
-            path: path.to_owned(),
-            state: Mutex::new(ActiveState {
-                body,
-                takeover,
-                ended: false,
-                lost: false,
-            }),
-            due: Mutex::new(Instant::now() + every),
-        });
-        renewer().add(active.clone());
-        HeldLease {
-            active,
-            released: false,
-        }
-    }
-
-    /// Ends the lease: deletes it (if it is still this holder's) and, after a
-    /// successful computation, the takeover claim. A failed holder keeps the
-    /// claim, so a waiter that saw the old lease expire cannot claim it again
-    /// and compute beside the next holder.
-    fn release(mut self, succeeded: bool) {
-        self.released = true;
-        self.active.end(succeeded);
-    }
-}
-
-impl Drop for HeldLease {
-    fn drop(&mut self) {
-        // Reached without `release` only when the computation panicked.
-        if !self.released {
-            self.active.end(false);
-        }
-    }
-}
-
-/// A third of the time to live, as the contract says.
-fn renew_every(ttl: Duration) -> Duration {
-    (ttl / 3).max(Duration::from_millis(1))
-}
-
-impl ActiveLease {
-    fn end(&self, succeeded: bool) {
-        let mut state = lock(&self.state);
-        state.ended = true;
-        let backend = self.store.backend();
-        // Best effort throughout: a lease left behind expires, and gc removes it.
-        let ours = matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder);
-        if ours {
-            if let Err(e) = backend.delete(&self.path) {
-                tracing::warn!(target: "persist", lease = %backend.describe(&self.path), error = %e, "could not remove a lease; it expires");
-            }
-        }
-        if succeeded {
-            if let Some(claim) = state.takeover.take() {
-                let _ = backend.delete(&claim);
-            }
-        }
-    }
-
-    fn is_ended(&self) -> bool {
-        let state = lock(&self.state);
-        state.ended || state.lost
-    }
-
-    fn renew(&self) {
-        let mut state = lock(&self.state);
-        if state.ended || state.lost {
-            return;
-        }
-        let backend = self.store.backend();
-        let shown = || backend.describe(&self.path);
-        let every = renew_every(state.body.ttl());
-        match read_body(&self.store, &self.path) {
-            Ok(Some(b)) if b.holder != state.body.holder => {
-                state.lost = true;
-                tracing::warn!(target: "persist", lease = %shown(), holder = %format!("pid {} on {}", b.pid, b.host), "lease taken over by another holder (this one was not renewed in time); the computation goes on");
-                return;
-            }
-            // Ours, unreadable (being rewritten) or gone (removed by hand):
-            // written again below.
-            Ok(_) | Err(Error::NotFound { .. }) => {}
-            Err(e) => {
-                tracing::warn!(target: "persist", lease = %shown(), error = %e, "could not read the lease to renew it; trying again");
-                *lock(&self.due) = Instant::now() + every / 2;
-                return;
-            }
-        }
-        state.body.seq += 1;
-        state.body.renewed_ms = now_ms();
-        if let Err(e) = write_body(&self.store, &self.path, &state.body) {
-            tracing::warn!(target: "persist", lease = %shown(), error = %e, "could not renew the lease; trying again");
-            *lock(&self.due) = Instant::now() + every / 2;
-            return;
-        }
-        // The write is unconditional: a read after it shows whether a waiter
-        // took the lease over in between.
-        if let Ok(Some(b)) = read_body(&self.store, &self.path) {
-            if b.holder != state.body.holder {
-                state.lost = true;
-                tracing::warn!(target: "persist", lease = %shown(), "lease taken over by another holder while it was renewed; the computation goes on");
-            }
-        }
-        *lock(&self.due) = Instant::now() + every;
-    }
-}
-
-/// The one background thread that renews this process's leases.
-struct Renewer {
-    leases: Mutex<RenewerState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct RenewerState {
-    active: Vec<Arc<ActiveLease>>,
-    /// When the thread wakes next by itself (`None`: asleep until told).
-    wakes_at: Option<Instant>,
-    /// The thread could not be started: leases are renewed by nobody.
-    failed: bool,
-}
-
-fn renewer() -> &'static Renewer {
-    static RENEWER: OnceLock<&'static Renewer> = OnceLock::new();
-    RENEWER.get_or_init(|| {
-        let renewer: &'static Renewer = Box::leak(Box::new(Renewer {
-            leases: Mutex::new(RenewerState::default()),
-            wake: Condvar::new(),
-        }));
-        let started = std::thread::Builder::new()
-            .name("persist-lease".to_owned())
-            .spawn(move || renewer.run());
-        if let Err(e) = started {
-            tracing::warn!(target: "persist", error = %e, "could not start the thread that renews leases; a computation longer than the lease time may be taken over");
-            lock(&renewer.leases).failed = true;
-        }
-        renewer
-    })
-}
-
-impl Renewer {
-    fn add(&self, lease: Arc<ActiveLease>) {
-        let due = *lock(&lease.due);
-        let mut state = lock(&self.leases);
-        if state.failed {
-            return;
-        }
-        state.active.push(lease);
-        // Woken only if it would otherwise sleep past this lease's renewal.
-        if state.wakes_at.is_none_or(|t| t > due) {
-            self.wake.notify_one();
-        }
-    }
-
-    fn run(&self) {
-        let mut state = lock(&self.leases);
-        loop {
-            state.active.retain(|l| !l.is_ended());
-            let now = Instant::now();
-            let due: Vec<Arc<ActiveLease>> = state
-                .active
-                .iter()
-                .filter(|l| *lock(&l.due) <= now)
-                .cloned()
-                .collect();
-            if due.is_empty() {
-                let next = state.active.iter().map(|l| *lock(&l.due)).min();
-                state.wakes_at = next;
-                state = match next {
-                    Some(t) => match self
-                        .wake
-                        .wait_timeout(state, t.saturating_duration_since(now))
-                    {
-                        Ok((s, _)) => s,
-                        Err(p) => p.into_inner().0,
-                    },
-                    None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
-                };
-                continue;
-            }
-            // Renewals talk to the store: never with the list locked.
-            state.wakes_at = Some(now);
-            drop(state);
-            for lease in due {
-                lease.renew();
-            }
-            state = lock(&self.leases);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::body::read_body;
     use super::*;
 
     #[test]
@@ -736,10 +440,14 @@ mod tests {
     }
 
     #[test]
-    fn stated_ttl_falls_back_to_the_default() {
+    fn stated_ttl_falls_back_to_the_given_ttl() {
         let body = LeaseBody::new(Duration::from_secs(7));
-        assert_eq!(stated_ttl(&body.to_bytes()), Duration::from_secs(7));
-        assert_eq!(stated_ttl(b""), DEFAULT_LEASE_TTL);
+        let fallback = Duration::from_millis(200);
+        assert_eq!(
+            stated_ttl(&body.to_bytes(), fallback),
+            Duration::from_secs(7)
+        );
+        assert_eq!(stated_ttl(b"", fallback), fallback);
     }
 
     #[test]
