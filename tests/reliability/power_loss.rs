@@ -91,12 +91,30 @@ fn run_payload(token: u64) -> Array1<u64> {
 /// One operation of a scenario.
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    Save { name: &'static str, seq: u64 },
-    SaveFile { name: &'static str, seq: u64 },
-    Remove { name: &'static str },
-    Append { token: u64 },
-    RemoveRun { n: u64 },
+    Save {
+        name: &'static str,
+        seq: u64,
+    },
+    SaveFile {
+        name: &'static str,
+        seq: u64,
+    },
+    Remove {
+        name: &'static str,
+    },
+    Append {
+        token: u64,
+    },
+    RemoveRun {
+        n: u64,
+    },
     Gc,
+    /// `load_or_compute` of the item: on a miss it takes the lease, computes
+    /// version `seq`, saves it and drops the lease.
+    Compute {
+        name: &'static str,
+        seq: u64,
+    },
 }
 
 /// What the store holds, as the checks see it: items by name (their `seq`
@@ -144,7 +162,7 @@ impl Allowed {
 /// Applies a step that returned (`number` is what an `Append` was given).
 fn apply(state: &mut State, step: Step, number: Option<u64>) {
     match step {
-        Step::Save { name, seq } => {
+        Step::Save { name, seq } | Step::Compute { name, seq } => {
             let file = state.items.get(name).and_then(|(_, f)| *f);
             state.items.insert(name.to_owned(), (seq, file));
         }
@@ -203,6 +221,59 @@ fn run_step(store: &Store, step: Step) -> Result<Option<u64>, Error> {
                 None => Ok(None),
             }
         }
+        Step::Compute { name, seq } => {
+            let (item, computed) = compute_item(store, name, seq)?;
+            assert!(computed <= 1, "{name} computed {computed} times");
+            assert_eq!(item.seq, seq, "load_or_compute of {name}");
+            Ok(None)
+        }
+    }
+}
+
+/// `load_or_compute` of item `name` (computed as version `seq`): the item
+/// and how many times it was computed.
+fn compute_item(store: &Store, name: &str, seq: u64) -> Result<(Item, u32), Error> {
+    let mut computed = 0;
+    let item = Item::new(name).load_or_compute(store, |item| {
+        computed += 1;
+        item.seq = seq;
+        item.data.set(item_data(seq));
+        item.note.set(item_note(seq));
+        Ok(())
+    })?;
+    Ok((item, computed))
+}
+
+/// The lease time of every store in the suite: a lease left by a cut expires
+/// during the checks.
+const LEASE_TTL: Duration = Duration::from_millis(200);
+
+fn open_store(root: &Path) -> Result<Store, Error> {
+    Store::open(root).map(|s| s.lease_ttl(LEASE_TTL))
+}
+
+/// Lease files (`.lease`, takeover claims) anywhere under `dir`.
+fn lease_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let path = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(lease_files(&path));
+        } else if e.file_name().to_string_lossy().starts_with(".lease") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Waits out the lease time of leases left by the cut.
+fn outlive_leases(root: &Path) {
+    if !lease_files(root).is_empty() {
+        std::thread::sleep(LEASE_TTL + Duration::from_millis(100));
     }
 }
 
@@ -284,6 +355,12 @@ fn scenarios() -> Vec<Scenario> {
             setup: vec![save("a", 1), save_file("a", 1), append(1)],
             scenery: leftovers,
             act: vec![Step::Gc, save("a", 2), append(2), Step::Gc],
+        },
+        Scenario {
+            name: "a lease",
+            setup: vec![save("b", 1)],
+            scenery: no_scenery,
+            act: vec![Step::Compute { name: "a", seq: 1 }],
         },
     ]
 }
@@ -370,7 +447,7 @@ fn build_scene(mounts: &Mounts, scenario: &Scenario) -> Scene {
     let mut state = State::default();
     let mut numbers = BTreeSet::new();
     {
-        let store = Store::open(fs.path()).expect("open store");
+        let store = open_store(fs.path()).expect("open store");
         for &step in &scenario.setup {
             let n = run_step(&store, step).unwrap_or_else(|e| panic!("setup {step:?}: {e}"));
             numbers.extend(n);
@@ -415,7 +492,7 @@ fn run_until_cut(
     }];
     let mut numbers = scene.numbers.clone();
     let mut interrupted = false;
-    match Store::open(fs.path()) {
+    match open_store(fs.path()) {
         Err(e) => assert!(cut_before.is_some(), "open without a cut: {e}"),
         Ok(store) => {
             let store = store.durable(variant.durable);
@@ -547,11 +624,63 @@ fn observe(store: &Store, problems: &mut Vec<String>) -> State {
 }
 
 /// Remounts what survived and returns every violation found.
-fn check_survivors(mounts: &Mounts, outcome: Outcome, variant: Variant) -> Vec<String> {
-    let fs = PowerFs::mount(mounts.path(), outcome.survived, Fsync::Kept).expect("remount");
+fn check_survivors(
+    mounts: &Mounts,
+    scenario: &Scenario,
+    outcome: Outcome,
+    variant: Variant,
+) -> Vec<String> {
     let mut problems = Vec::new();
+    let computes: Vec<_> = scenario
+        .act
+        .iter()
+        .filter_map(|step| match *step {
+            Step::Compute { name, seq } => Some((name, seq)),
+            _ => None,
+        })
+        .collect();
+    if !computes.is_empty() {
+        // On a copy of what survived: a lease left by the cut blocks a new
+        // `load_or_compute` no longer than its time to live, and the record
+        // it gives is the stored one or else computed once.
+        let fs =
+            PowerFs::mount(mounts.path(), outcome.survived.clone(), Fsync::Kept).expect("remount");
+        {
+            let store = open_store(fs.path())
+                .expect("open store after the cut")
+                .wait_timeout(LEASE_TTL * 10);
+            let seen = observe(&store, &mut Vec::new());
+            outlive_leases(fs.path());
+            for (name, seq) in computes {
+                let want = seen.items.get(name).map_or(seq, |(s, _)| *s);
+                let once = u32::from(!seen.items.contains_key(name));
+                match compute_item(&store, name, seq) {
+                    Ok((item, computed)) if item.seq == want && computed == once => {
+                        if item
+                            .data
+                            .get()
+                            .map(|d| *d != item_data(want))
+                            .unwrap_or(true)
+                        {
+                            problems.push(format!("load_or_compute of {name}: not whole"));
+                        }
+                    }
+                    Ok((item, computed)) => problems.push(format!(
+                        "load_or_compute of {name} after the cut: version {} computed {computed} \
+                         times (want version {want}, computed {once})",
+                        item.seq
+                    )),
+                    Err(e) => {
+                        problems.push(format!("load_or_compute of {name} after the cut: {e}"))
+                    }
+                }
+            }
+        }
+        drop(fs);
+    }
+    let fs = PowerFs::mount(mounts.path(), outcome.survived, Fsync::Kept).expect("remount");
     {
-        let store = Store::open(fs.path()).expect("open store after the cut");
+        let store = open_store(fs.path()).expect("open store after the cut");
         let seen = observe(&store, &mut problems);
         if !outcome.allowed.iter().any(|a| a.admits(&seen)) {
             let what = if variant.durable {
@@ -569,6 +698,8 @@ fn check_survivors(mounts: &Mounts, outcome: Outcome, variant: Variant) -> Vec<S
             Ok(report) => problems.push(format!("verify: {:?}", report.damaged)),
             Err(e) => problems.push(format!("verify: {e}")),
         }
+        // A lease left by the cut is a leftover once its time to live passed.
+        outlive_leases(fs.path());
         match gc(&store, &gc_now()) {
             Ok(r) if r.failed.is_empty() && r.skipped.is_empty() => {}
             Ok(r) => problems.push(format!("gc failed {:?}, skipped {:?}", r.failed, r.skipped)),
@@ -578,6 +709,10 @@ fn check_survivors(mounts: &Mounts, outcome: Outcome, variant: Variant) -> Vec<S
             Ok(r) if r.leftovers.is_empty() => {}
             Ok(r) => problems.push(format!("a second gc found {:?}", r.leftovers)),
             Err(e) => problems.push(format!("second gc: {e}")),
+        }
+        let left = lease_files(fs.path());
+        if !left.is_empty() {
+            problems.push(format!("gc left the leases {left:?}"));
         }
         let mut after = Vec::new();
         if observe(&store, &mut after) != seen || !after.is_empty() {
@@ -623,7 +758,7 @@ fn explore(
         explored += 1;
         // n = total + 1 cuts after the last operation returned.
         let outcome = run_until_cut(mounts, &scene, scenario, variant, Some(n));
-        let problems = check_survivors(mounts, outcome, variant);
+        let problems = check_survivors(mounts, scenario, outcome, variant);
         if !problems.is_empty() {
             violations += 1;
             if shown < 2 && variant.fsync == Fsync::Kept {
@@ -839,7 +974,7 @@ fn check_torn(mounts: &Mounts, survived: Image) -> Torn {
     let fs = PowerFs::mount(mounts.path(), survived, Fsync::Kept).expect("remount");
     let mut torn = Torn::default();
     {
-        let store = Store::open(fs.path()).expect("open store after the cut");
+        let store = open_store(fs.path()).expect("open store after the cut");
         for item in Item::all(&store).expect("list items") {
             let Ok(item) = item else {
                 torn.records += 1;
