@@ -64,13 +64,20 @@ pub fn usable() -> Result<(), String> {
     if unsafe { libc::geteuid() } != 0 {
         return Err("mounting without fusermount needs root".into());
     }
-    // A container can have both and still refuse mount(2): try once.
-    let probe = std::env::temp_dir().join(format!("powerfs-probe-{}", std::process::id()));
-    std::fs::create_dir_all(&probe).map_err(|e| format!("{}: {e}", probe.display()))?;
-    let mounted =
-        PowerFs::mount(&probe, Image::new(), Fsync::Kept).and_then(|fs| fs.power_off().map(|_| ()));
-    let _ = std::fs::remove_dir(&probe);
-    mounted.map_err(|e| format!("mounting a FUSE file system failed: {e}"))
+    // A container can have both and still refuse mount(2): try once per
+    // process. Tests run in parallel threads; one probe at one path, shared
+    // by all, keeps one test's unmount from cutting another's probe mount.
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let probe = std::env::temp_dir().join(format!("powerfs-probe-{}", std::process::id()));
+            std::fs::create_dir_all(&probe).map_err(|e| format!("{}: {e}", probe.display()))?;
+            let mounted = PowerFs::mount(&probe, Image::new(), Fsync::Kept)
+                .and_then(|fs| fs.power_off().map(|_| ()));
+            let _ = std::fs::remove_dir(&probe);
+            mounted.map_err(|e| format!("mounting a FUSE file system failed: {e}"))
+        })
+        .clone()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
