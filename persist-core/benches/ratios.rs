@@ -281,7 +281,18 @@ const SCENARIOS: &[Scenario] = &[
         id: "compute_miss",
         title: |o| {
             format!(
-                "load_or_compute miss, {} small (vs load + save, no lease)",
+                "load_or_compute miss, {} small, durable (vs load + save, no lease)",
+                o.small_durable
+            )
+        },
+        target: 1.1,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "compute_miss_nosync",
+        title: |o| {
+            format!(
+                "load_or_compute miss, {} small, no fsync (vs load + save, no lease)",
                 o.small
             )
         },
@@ -465,8 +476,9 @@ fn run_child(args: &[String]) {
         "save_small_nosync" => child_save_small(&o, &work, false),
         "all_small" => child_all(&o, &work, persist),
         "lookup" => child_lookup(&o, &work, persist),
-        "compute_miss" => child_compute(&o, &work, false),
-        "compute_hit" => child_compute(&o, &work, true),
+        "compute_miss" => child_compute(&o, &work, Compute::Miss { durable: true }),
+        "compute_miss_nosync" => child_compute(&o, &work, Compute::Miss { durable: false }),
+        "compute_hit" => child_compute(&o, &work, Compute::Hit),
         "autoinc" => child_autoinc(&o, &work),
         "autoinc_raw" => child_autoinc_raw(&o, &work),
         other => usage(&format!("unknown scenario {other}")),
@@ -634,8 +646,22 @@ fn child_save_small(o: &Opts, work: &Path, durable: bool) -> Measured {
 /// create and delete weigh most): on a miss, `load` (absent), the
 /// computation, `save`; on a hit (`hit`: every key saved first, untimed),
 /// `load`.
-fn child_compute(o: &Opts, work: &Path, hit: bool) -> Measured {
-    let store = Store::open(work.join("persist")).unwrap().durable(false);
+/// What `child_compute` measures.
+#[derive(Clone, Copy)]
+enum Compute {
+    /// Every key is missing: the lease is taken, the result saved.
+    Miss { durable: bool },
+    /// Every key is stored: no lease.
+    Hit,
+}
+
+fn child_compute(o: &Opts, work: &Path, what: Compute) -> Measured {
+    let (hit, durable, count) = match what {
+        Compute::Miss { durable: true } => (false, true, o.small_durable),
+        Compute::Miss { durable: false } => (false, false, o.small),
+        Compute::Hit => (true, false, o.small),
+    };
+    let store = Store::open(work.join("persist")).unwrap().durable(durable);
     let compute = |r: &mut Small, i: usize| {
         let full = small_record(i);
         r.note = full.note;
@@ -644,15 +670,15 @@ fn child_compute(o: &Opts, work: &Path, hit: bool) -> Measured {
         r.trace = full.trace;
     };
     if hit {
-        for i in 0..o.small {
+        for i in 0..count {
             small_record(i).save(&store).unwrap();
         }
         flush_disk_writes();
     }
     let (mut leased_secs, mut plain_secs) = (0.0, 0.0);
     let _ = start();
-    for (block, first) in (0..o.small).step_by(PAIR_BLOCK).enumerate() {
-        let end = (first + PAIR_BLOCK).min(o.small);
+    for (block, first) in (0..count).step_by(PAIR_BLOCK).enumerate() {
+        let end = (first + PAIR_BLOCK).min(count);
         // On a miss each side gets its own keys: odd ones leased, even plain.
         let keys = |leased: bool| {
             (first..end).map(move |i| if hit { i } else { 2 * i + usize::from(leased) })
@@ -940,6 +966,7 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
             | "autoinc"
             | "autoinc_raw"
             | "compute_miss"
+            | "compute_miss_nosync"
             | "compute_hit"
     );
     let rounds = if paired { o.rounds.min(3) } else { o.rounds };
