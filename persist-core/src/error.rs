@@ -147,6 +147,48 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The record fails its type's [`Validate`](crate::Validate) check
+    /// (`#[persist(validate)]`): a stored one when loaded, or a computed one,
+    /// which `load_or_compute` then does not save.
+    ///
+    /// ```
+    /// use persist_core::{BoxError, Error, Persistence, Store, Validate};
+    ///
+    /// #[derive(Persistence, Debug)]
+    /// #[persist(validate)]
+    /// struct Count { #[key] #[filename] name: String, n: i64 }
+    ///
+    /// impl Validate for Count {
+    ///     fn validate(&self) -> Result<(), BoxError> {
+    ///         if self.n < 0 { Err("negative count".into()) } else { Ok(()) }
+    ///     }
+    /// }
+    ///
+    /// let store = Store::memory();
+    /// let mut c = Count::new("a");
+    /// c.n = -3;
+    /// c.save(&store)?;
+    /// match Count::new("a").load(&store).unwrap_err() {
+    ///     Error::Invalid { record, path, source } => {
+    ///         assert_eq!(record, "count-a");
+    ///         assert!(path.ends_with("meta.json"), "{path}");
+    ///         assert_eq!(source.to_string(), "negative count");
+    ///     }
+    ///     other => panic!("{other}"),
+    /// }
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    #[error("{}failed validation{}: {source}", Rec(record), At(path))]
+    Invalid {
+        /// The record's file name.
+        record: String,
+        /// Its `meta.json` (where a computed record would have been saved).
+        path: String,
+        /// The check's own error, message kept.
+        #[source]
+        source: BoxError,
+    },
+
     /// A record file this value was loaded with was replaced by a newer save and
     /// removed before it was read. Load the record again.
     #[error("{}record file{} was replaced by a newer save and removed before it was read; load the record again", Rec(record), At(path))]
@@ -243,6 +285,7 @@ impl Error {
             | Error::InvalidData { record, .. }
             | Error::Io { record, .. }
             | Error::Compute { record, .. }
+            | Error::Invalid { record, .. }
             | Error::Superseded { record, .. }
             | Error::ReadOnly { record, .. }
             | Error::Unsupported { record, .. }
@@ -259,6 +302,7 @@ impl Error {
             | Error::TypeMismatch { path, .. }
             | Error::Integrity { path, .. }
             | Error::Io { path, .. }
+            | Error::Invalid { path, .. }
             | Error::Superseded { path, .. }
             | Error::ReadOnly { path, .. }
             | Error::Timeout { path, .. } => path,
@@ -280,6 +324,7 @@ impl Error {
             | Error::TypeMismatch { record, path, .. }
             | Error::Integrity { record, path, .. }
             | Error::Io { record, path, .. }
+            | Error::Invalid { record, path, .. }
             | Error::Superseded { record, path }
             | Error::ReadOnly { record, path }
             | Error::Timeout { record, path, .. } => {

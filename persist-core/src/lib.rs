@@ -68,6 +68,7 @@ mod store;
 #[doc(hidden)]
 #[cfg(feature = "object-store")]
 pub mod testing;
+mod validate;
 
 #[doc(hidden)]
 pub mod private;
@@ -86,6 +87,7 @@ pub use record::RecordDir;
 pub use reference::Ref;
 pub use stats::Stats;
 pub use store::{Policy, Store, DEFAULT_LEASE_TTL};
+pub use validate::Validate;
 
 /// The derive; see [`Persistence`].
 #[cfg(feature = "derive")]

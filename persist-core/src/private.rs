@@ -22,6 +22,9 @@ pub use std::vec::Vec;
 
 pub use crate::record::{record_out, AutoIncInt, Parts, Record, RecordOut};
 pub use crate::schema::{AutoIncField, KeyField, RecordField, Schema};
+pub use crate::validate::Validate;
+
+pub use crate::error::BoxError;
 
 use crate::error::{Error, Result as PResult};
 use crate::key::{invalid_key, key_field_value};

@@ -7,7 +7,7 @@ use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitInt, LitStr, Meta, Token};
 
-/// `#[persist(name = "…", crate = "…", version = N, migrate)]` on the struct.
+/// `#[persist(name = "…", crate = "…", version = N, migrate, validate)]` on the struct.
 #[derive(Default)]
 pub struct Container {
     pub name: Option<LitStr>,
@@ -15,6 +15,7 @@ pub struct Container {
     pub krate: Option<(LitStr, Option<syn::Path>)>,
     pub version: Option<LitInt>,
     pub migrate: Option<syn::Path>,
+    pub validate: Option<syn::Path>,
 }
 
 /// A field marker such as `#[key]`, `#[filename(prefix = "s")]`.
@@ -61,7 +62,7 @@ impl Container {
             _ => {
                 cx.error_spanned_by(
                     attr,
-                    "expected `#[persist(name = \"…\", crate = \"…\", version = N, migrate)]`",
+                    "expected `#[persist(name = \"…\", crate = \"…\", version = N, migrate, validate)]`",
                 );
                 return;
             }
@@ -69,7 +70,7 @@ impl Container {
         if list.tokens.is_empty() {
             cx.error_spanned_by(
                 attr,
-                "empty `#[persist()]`; expected any of `name = \"…\"`, `crate = \"…\"`, `version = N`, `migrate`",
+                "empty `#[persist()]`; expected any of `name = \"…\"`, `crate = \"…\"`, `version = N`, `migrate`, `validate`",
             );
             return;
         }
@@ -99,8 +100,21 @@ impl Container {
                 }
                 let path = meta.path.clone();
                 set_once(cx, &mut self.migrate, MIGRATE, &meta, path);
+            } else if meta.path == VALIDATE {
+                if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                    return Err(
+                        meta.error("`validate` takes no value: write `#[persist(validate)]`")
+                    );
+                }
+                let path = meta.path.clone();
+                set_once(cx, &mut self.validate, VALIDATE, &meta, path);
             } else {
-                unknown_key(cx, &meta, PERSIST, &[NAME, CRATE, VERSION, MIGRATE])?;
+                unknown_key(
+                    cx,
+                    &meta,
+                    PERSIST,
+                    &[NAME, CRATE, VERSION, MIGRATE, VALIDATE],
+                )?;
             }
             Ok(())
         });

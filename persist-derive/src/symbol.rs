@@ -22,6 +22,7 @@ pub const NAME: Symbol = Symbol("name");
 pub const CRATE: Symbol = Symbol("crate");
 pub const VERSION: Symbol = Symbol("version");
 pub const MIGRATE: Symbol = Symbol("migrate");
+pub const VALIDATE: Symbol = Symbol("validate");
 
 // Keys inside the field attributes.
 pub const PREFIX: Symbol = Symbol("prefix");

@@ -293,3 +293,25 @@ fn a_type_mentions_a_parameter() {
         assert!(!mentions(ty, &params), "{}", quote::quote!(#ty));
     }
 }
+
+#[test]
+fn validate_overrides_the_hook_only_when_asked() {
+    let with: DeriveInput = parse_quote! {
+        #[persist(validate, crate = "::my::rt")]
+        struct Fit { #[key] dataset: String, rmse: f64 }
+    };
+    let out = expand::derive(&with).to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    for needle in [
+        "fn __validate (& self) -> :: my :: rt :: __private :: Result < () , :: my :: rt :: __private :: BoxError >",
+        "< Self as :: my :: rt :: __private :: Validate > :: validate (self)",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in {out}");
+    }
+    let without: DeriveInput = parse_quote! {
+        struct Fit { #[key] dataset: String, rmse: f64 }
+    };
+    let out = expand::derive(&without).to_string();
+    assert!(!out.contains("__validate"), "{out}");
+    assert!(!out.contains("Validate"), "{out}");
+}

@@ -79,6 +79,34 @@ pub mod public {
         trace: Lazy<::std::vec::Vec<u8>>,
     }
 
+    /// A record with its own check (`#[persist(validate)]`) and a migration.
+    #[derive(Persistence)]
+    #[persist(version = 3, migrate, validate)]
+    pub struct Checked {
+        #[key]
+        name: ::std::string::String,
+        count: i64,
+    }
+
+    impl ::persist_core::Validate for Checked {
+        fn validate(&self) -> ::std::result::Result<(), ::persist_core::BoxError> {
+            if self.count < 0 {
+                ::std::result::Result::Err(::std::convert::From::from("negative"))
+            } else {
+                ::std::result::Result::Ok(())
+            }
+        }
+    }
+
+    impl ::persist_core::Migrate for Checked {
+        fn migrate(
+            _from_version: u32,
+            _meta: &mut ::persist_core::serde_json::Value,
+        ) -> ::persist_core::Result<()> {
+            ::std::result::Result::Ok(())
+        }
+    }
+
     /// No autoinc, no data, no records.
     #[derive(Persistence)]
     pub(crate) struct KeyOnly {
@@ -113,6 +141,7 @@ pub mod public {
         let _ = FromMacro::new("A00").replace().animal("B").build();
         let _ = Shadowed::new("A00", 3, "2024").filename();
         let _ = OnlyAutoinc::new();
+        let _ = Checked::new("c").filename();
         let _ = KeyOnly::new("t").replace().r#type("u").build();
         let _ = Shadowed::query().animal("A00").run_id(2);
         let _ = Generic::<u32>::new(3).replace().key(4).build().filename();

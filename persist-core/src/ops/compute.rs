@@ -1,6 +1,8 @@
 //! `load_or_compute` and `load_fresh_or_compute`: a stored record is loaded
-//! as it is; a missing (or stale) one is computed once under a lease (see
-//! `lease`), however many callers miss it at the same moment.
+//! as it is; a missing (or stale, or invalid) one is computed once under a
+//! lease (see `lease`), however many callers miss it at the same moment. A
+//! computed value that fails the type's check (`#[persist(validate)]`) is
+//! not saved.
 
 use std::time::Instant;
 
@@ -8,7 +10,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::lease;
 use crate::ops::read::{self, read_record, resolved_dir};
 use crate::ops::{refs, save};
-use crate::record::{filename, key_map, Record};
+use crate::record::{filename, key_map, Record, RecordDir};
 use crate::store::Store;
 
 /// What counts as stored: any record, or only one that is not stale.
@@ -57,7 +59,8 @@ where
     let mut check = || -> Result<Option<T>> {
         let stored = match read_record::<T>(store, &dir, Some(&key)) {
             Ok(v) => v,
-            Err(Error::NotFound { .. }) => return Ok(None),
+            // Absent, or failing the type's check: computed again.
+            Err(Error::NotFound { .. } | Error::Invalid { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
         if wanted == Wanted::Fresh {
@@ -79,7 +82,8 @@ where
     })
 }
 
-/// Runs the computation on `value` and saves the result.
+/// Runs the computation on `value` and saves the result if it passes the
+/// type's check.
 fn run<T, F>(mut value: T, store: &Store, compute: F) -> Result<T>
 where
     T: Record,
@@ -99,6 +103,26 @@ where
         record: filename(&value),
         source,
     })?;
+    value
+        .__validate()
+        .map_err(|source| invalid(&value, store, source))?;
     save::save(&mut value, store)?;
     Ok(value)
+}
+
+/// [`Error::Invalid`] for a computed value: where it would have been saved
+/// (its `meta.json`, or its key's folder for a new autoinc run).
+fn invalid<T: Record>(value: &T, store: &Store, source: BoxError) -> Error {
+    let path = match RecordDir::of(value) {
+        Ok((dir, _)) if dir.number().is_some() || T::__SCHEMA.autoinc.is_none() => {
+            store.backend().describe(&dir.meta_path())
+        }
+        Ok((dir, _)) => store.backend().describe(&dir.path()),
+        Err(_) => String::new(),
+    };
+    Error::Invalid {
+        record: filename(value),
+        path,
+        source,
+    }
 }

@@ -100,12 +100,19 @@ fn read_meta_value<T: Record>(bytes: &[u8], ctx: &dyn Fn(Error) -> Error) -> Res
     Meta::from_value(raw).map_err(ctx)
 }
 
-/// Builds the struct from a checked `meta.json`.
+/// Builds the struct from a checked `meta.json` and runs the type's own
+/// check on it ([`Error::Invalid`] if it fails).
 pub(crate) fn build<T: Record>(store: &Store, dir: &RecordDir, meta: Meta) -> Result<T> {
     let name = meta.name.clone();
+    let at = || store.backend().describe(&dir.meta_path());
     let mut parts = Parts::new(T::__SCHEMA, store, dir, meta);
-    T::__from_parts(&mut parts)
-        .map_err(|e| e.within(&name, &store.backend().describe(&dir.meta_path())))
+    let value = T::__from_parts(&mut parts).map_err(|e| e.within(&name, &at()))?;
+    value.__validate().map_err(|source| Error::Invalid {
+        record: name,
+        path: at(),
+        source,
+    })?;
+    Ok(value)
 }
 
 /// Reads the record in `dir`; with `expect_key`, checks it holds that key (a

@@ -19,7 +19,7 @@ pub use dir::{RecordDir, CLAIM_FILE, FILES_DIR};
 pub use out::{record_out, RecordOut};
 pub use parts::{AutoIncInt, Parts};
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::schema::Schema;
 
 /// The hooks of a stored type, implemented by `#[derive(Persistence)]` (never
@@ -57,6 +57,12 @@ pub trait Record: Sized {
                 "a record saved with version {from_version} (add #[persist(migrate)] and implement persist_core::Migrate to convert it)"
             ),
         })
+    }
+    /// The type's own check of a loaded or computed value
+    /// (`#[persist(validate)]` calls [`Validate`](crate::Validate)); without
+    /// it, every value passes.
+    fn __validate(&self) -> std::result::Result<(), BoxError> {
+        Ok(())
     }
 }
 

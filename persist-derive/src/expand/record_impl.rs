@@ -1,7 +1,7 @@
 //! `impl __private::Record`: the hooks the runtime's operations call (key and
 //! data as JSON, the autoinc, the record fields, the way back from stored
-//! parts, the migration hook). `Persistence` comes from the runtime's blanket
-//! impl over it.
+//! parts, the migration and validation hooks). `Persistence` comes from the
+//! runtime's blanket impl over it.
 
 use super::{respan, schema, Needs, StructGen};
 use crate::role::Role;
@@ -68,6 +68,7 @@ pub(super) fn expand(gen: &StructGen) -> TokenStream {
         quote!(#member: #value)
     });
     let migrate = migrate(gen);
+    let validate = validate(gen);
 
     quote! {
         #[automatically_derived]
@@ -101,6 +102,8 @@ pub(super) fn expand(gen: &StructGen) -> TokenStream {
             }
 
             #migrate
+
+            #validate
         }
     }
 }
@@ -119,6 +122,22 @@ fn migrate(gen: &StructGen) -> Option<TokenStream> {
                 __persist_from_version: u32,
                 __persist_meta: &mut #p::Value,
             ) -> #krate::Result<()> {
+                #call
+            }
+        }
+    })
+}
+
+/// `__validate` calling the user's `Validate` impl, with `#[persist(validate)]`.
+fn validate(gen: &StructGen) -> Option<TokenStream> {
+    let p = &gen.p;
+    gen.input.attrs.validate.as_ref().map(|validate| {
+        // A missing `impl Validate` is reported at the `validate` key.
+        let span = validate.span();
+        let p_at = respan(p, span);
+        let call = quote_spanned!(span=> <Self as #p_at::Validate>::validate(self));
+        quote! {
+            fn __validate(&self) -> #p::Result<(), #p::BoxError> {
                 #call
             }
         }
