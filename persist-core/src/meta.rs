@@ -101,6 +101,24 @@ impl Meta {
         })
     }
 
+    /// [`saved_at`](Meta::saved_at) as a time; `None` if it is not RFC 3339
+    /// UTC as persist writes it (`2026-01-01T00:00:00Z`, fractions of a
+    /// second and `+00:00` accepted).
+    ///
+    /// ```
+    /// use persist_core::meta::Meta;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let text = r#"{"format":1,"type":"t","version":1,"name":"t-a","key":{},
+    ///   "autoinc":null,"data":{},"records":{},"content_hash":"x",
+    ///   "saved_at":"2026-01-01T00:00:10Z"}"#;
+    /// let meta = Meta::parse(text.as_bytes())?;
+    /// assert_eq!(meta.saved_time(), Some(UNIX_EPOCH + Duration::from_secs(1_767_225_610)));
+    /// # Ok::<(), persist_core::Error>(())
+    /// ```
+    pub fn saved_time(&self) -> Option<SystemTime> {
+        parse_rfc3339(&self.saved_at)
+    }
+
     /// The pretty JSON written to disk.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         // A small record's meta.json fits without growing the buffer.
@@ -171,7 +189,52 @@ pub(crate) fn now_rfc3339() -> String {
     rfc3339(secs)
 }
 
-fn rfc3339(unix: u64) -> String {
+/// The inverse of [`rfc3339`]: a UTC time with seconds, an optional
+/// fraction and `Z` or `+00:00`.
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let t = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let year: i64 = d.next()?.parse().ok()?;
+    let month: i64 = d.next()?.parse().ok()?;
+    let day: i64 = d.next()?.parse().ok()?;
+    let (time, fraction) = match time.split_once('.') {
+        Some((t, f)) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => (t, f),
+        Some(_) => return None,
+        None => (time, ""),
+    };
+    let mut hms = time.splitn(3, ':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let s: i64 = hms.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 from a civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()?;
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        let digits: String = fraction
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(9)
+            .collect();
+        digits.parse().ok()?
+    };
+    UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+}
+
+pub(crate) fn rfc3339(unix: u64) -> String {
     let days = (unix / 86_400) as i64;
     let rem = unix % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -195,6 +258,31 @@ fn rfc3339(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_at_parses_back() {
+        for secs in [0u64, 59, 86_399, 951_782_400, 1_767_225_610, 4_102_444_800] {
+            let text = rfc3339(secs);
+            assert_eq!(
+                parse_rfc3339(&text),
+                Some(UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_rfc3339("1970-01-01T00:00:01.5+00:00"),
+            Some(UNIX_EPOCH + std::time::Duration::from_millis(1500))
+        );
+        for bad in [
+            "",
+            "2026-01-01",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T00:00:00",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     /// The canonical text as it was first written (a `Value` built from
     /// clones, leaves through `Display`): the content hashes stored in

@@ -133,6 +133,20 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn rename(&self, from: &str, to: &str, _durable: bool) -> Result<()> {
+        check_rel(from)?;
+        check_rel(to)?;
+        let mut objects = self.lock();
+        let Some(object) = objects.remove(from) else {
+            return Err(Error::NotFound {
+                record: String::new(),
+                path: self.describe(from),
+            });
+        };
+        objects.insert(to.to_owned(), object);
+        Ok(())
+    }
+
     fn describe(&self, path: &str) -> String {
         format!("memory:/{path}")
     }

@@ -150,6 +150,38 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         })
     }
 
+    /// Gives the object at `from` the name `to` and takes the old name away:
+    /// one atomic step on the local disk (a rename) and in memory, so a
+    /// reader sees the object under exactly one of the two names. The
+    /// default, for stores with no rename (object storage), is a
+    /// [`copy`](Backend::copy) then a [`delete`](Backend::delete) of `from`:
+    /// a `put` to `from` that lands between the two is deleted with it.
+    /// [`Error::NotFound`] if `from` is gone. `to` must be a name nothing else
+    /// uses (what is there may be replaced). With `durable`, the change is on
+    /// stable storage when it returns. `prune` uses it to take a record's
+    /// `meta.json` aside and look at what it took before deleting anything.
+    fn rename(&self, from: &str, to: &str, durable: bool) -> Result<()> {
+        self.copy(from, to, durable)?;
+        self.delete(from)?;
+        if durable {
+            self.sync_deletes(parent(from))?;
+        }
+        Ok(())
+    }
+
+    /// Creates `to` holding the bytes of the object at `from`, only if
+    /// nothing is at `to`; `false` if something already was. As atomic as
+    /// [`create`](Backend::create) across callers, and besides a reader of
+    /// `to` sees nothing or the whole object, never a part: a hard link on
+    /// disk. [`Error::NotFound`] if `from` is gone. `prune` puts back a
+    /// `meta.json` it took aside this way, so that it never replaces a newer
+    /// save's. The default reads `from` and calls `create` (whole in memory
+    /// and in object storage, where a create puts all its bytes at once).
+    fn create_from(&self, from: &str, to: &str, durable: bool) -> Result<bool> {
+        let bytes = self.read_all(from)?;
+        self.create(to, &bytes, durable)
+    }
+
     /// Reads the whole object at `path`.
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
@@ -179,6 +211,11 @@ pub(crate) fn join(parts: &[&str]) -> String {
         out.push_str(p);
     }
     out
+}
+
+/// The folder holding `path` (`""` for a name at the root).
+pub(crate) fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 /// Checks that a relative path has only plain components.

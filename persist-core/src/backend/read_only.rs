@@ -80,6 +80,14 @@ impl Backend for ReadOnlyBackend {
         self.refuse(to)
     }
 
+    fn rename(&self, from: &str, _to: &str, _durable: bool) -> Result<()> {
+        self.refuse(from)
+    }
+
+    fn create_from(&self, _from: &str, to: &str, _durable: bool) -> Result<bool> {
+        self.refuse(to)
+    }
+
     fn read_all(&self, path: &str) -> Result<Vec<u8>> {
         self.inner.read_all(path)
     }

@@ -473,6 +473,64 @@ impl Backend for LocalBackend {
         }
     }
 
+    fn rename(&self, from: &str, to: &str, durable: bool) -> Result<()> {
+        let source = self.full(from)?;
+        let (target, dir_exists) = self.full_checked(to)?;
+        let dir = parent_of(&target)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
+        match fs::rename(&source, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    record: String::new(),
+                    path: source.display().to_string(),
+                })
+            }
+            Err(e) => return Err(io_err(e, &source)),
+        }
+        if durable {
+            sync_dir(dir)?;
+            let from_dir = parent_of(&source)?;
+            if from_dir != dir {
+                sync_dir(from_dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn create_from(&self, from: &str, to: &str, durable: bool) -> Result<bool> {
+        let source = self.full(from)?;
+        let (target, dir_exists) = self.full_checked(to)?;
+        let dir = parent_of(&target)?;
+        if !dir_exists {
+            self.ensure_dir(dir, durable)?;
+        }
+        // A hard link is the whole file under its new name at once, and
+        // never replaces what is there.
+        match fs::hard_link(&source, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    record: String::new(),
+                    path: source.display().to_string(),
+                })
+            }
+            // File systems without hard links: a create, which a reader may
+            // see empty for a moment.
+            Err(_) => {
+                let bytes = self.read_all(from)?;
+                return self.create(to, &bytes, durable);
+            }
+        }
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(true)
+    }
+
     fn describe(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
     }
