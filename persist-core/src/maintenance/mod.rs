@@ -12,9 +12,10 @@
 //! | [`verify`] | every `meta.json` parses and fits its folder, every record file exists and matches its blake3 |
 //! | [`gc`] | removes temporary files, superseded record files and the files of unfinished saves |
 //! | [`du`] | records, files and bytes per type |
+//! | [`prune`] | removes whole records by age, count per key and size, never young or referenced ones |
 //!
 //! ```
-//! use persist_core::maintenance::{du, gc, verify, walk, GcOptions};
+//! use persist_core::maintenance::{du, gc, prune, verify, walk, GcOptions, PruneOptions};
 //! use persist_core::Store;
 //! use std::time::Duration;
 //!
@@ -24,11 +25,14 @@
 //! let report = gc(&store, &GcOptions { dry_run: true, min_age: Duration::ZERO })?;
 //! assert!(report.leftovers.is_empty());
 //! assert!(du(&store)?.is_empty());
+//! let pruned = prune(&store, &PruneOptions::default().keep_last(3).dry_run(true))?;
+//! assert!(pruned.removed.is_empty());
 //! # Ok::<(), persist_core::Error>(())
 //! ```
 
 mod du;
 mod gc;
+mod prune;
 mod verify;
 mod walk;
 
@@ -38,6 +42,10 @@ mod tests;
 
 pub use du::{du, TypeUsage};
 pub use gc::{gc, GcOptions, GcReport, Leftover, LeftoverKind, DEFAULT_MIN_AGE};
+pub use prune::{
+    prune, Protection, PruneCandidate, PruneOptions, PruneReason, PruneReport,
+    DEFAULT_PRUNE_MIN_AGE,
+};
 pub use verify::{verify, Damage, VerifyProgress, VerifyReport};
 pub use walk::{record_at, type_dirs, walk, walk_type, RecordEntry};
 
