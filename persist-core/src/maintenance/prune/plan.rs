@@ -221,8 +221,15 @@ impl<'a> Plan<'a> {
 
     /// Adds dependents (with `with_dependents`), then protects what must stay,
     /// until nothing changes. Protection only ever shrinks the set removed,
-    /// which adds no dependent, so one pass of each suffices.
+    /// which adds no dependent, so one pass of each suffices. A record kept
+    /// because a record referenced it is looked at again each time: the
+    /// record that referenced it may have been selected since.
     fn settle(&mut self) {
+        for p in &mut self.protection {
+            if matches!(p, Some(Protection::ReferencedBy(_))) {
+                *p = None;
+            }
+        }
         if self.options.with_dependents {
             let mut stack: Vec<usize> = (0..self.records.len())
                 .filter(|&i| self.removing(i))

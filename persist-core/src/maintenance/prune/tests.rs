@@ -671,3 +671,30 @@ fn a_prune_racing_saves_leaves_every_record_whole() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn max_size_takes_an_upstream_once_its_dependent_goes() -> Result<()> {
+    for (store, _dir) in stores() {
+        // Oldest first: the upstream (40 days) is referenced by its
+        // downstream (30 days) when it comes up, and free once that goes.
+        let (pl, sl) = chain(&store, 30 * DAY)?;
+        let n = saved(&store, "newer", 1)?;
+        age(&store, &n, 10 * DAY)?;
+        let sizes: BTreeMap<String, u64> = walk(&store)?
+            .into_iter()
+            .map(|r| (r.path, r.size))
+            .collect();
+        let total: u64 = du(&store)?.iter().map(|t| t.bytes).sum();
+        let limit = total - sizes[&pl] - sizes[&sl];
+        let report = prune(&store, &PruneOptions::default().max_size(limit))?;
+        let mut got = locations(&report.removed);
+        got.sort_unstable();
+        let mut want = vec![pl.as_str(), sl.as_str()];
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert!(report.protected.is_empty(), "{:?}", report.protected);
+        assert_eq!(names(&store)?, ["note-newer"]);
+        assert_verified(&store)?;
+    }
+    Ok(())
+}
