@@ -7,6 +7,9 @@
 //! persist verify [-v]                       check every record against its checksums
 //! persist gc [--dry-run] [--min-age AGE]    remove what interrupted saves left behind
 //! persist du                                bytes per type
+//! persist prune [STORE] [--older-than AGE] [--type T]... [--keep-last N]
+//!               [--max-size SIZE] [--min-age AGE] [--with-dependents] [--dry-run]
+//!                                           remove whole records by age, count and size
 //! ```
 //!
 //! The store is `--store DIR`, else `$PERSIST_STORE`, else `./.persist`. The
@@ -22,6 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use persist_core::maintenance::PruneOptions;
 use persist_core::Store;
 
 use output::Out;
@@ -82,6 +86,38 @@ enum Command {
     },
     /// Records, files and bytes per type
     Du,
+    /// Remove whole records by age, count per key or size (try --dry-run first)
+    ///
+    /// --older-than, --keep-last and --max-size each select records (within
+    /// the --type scope, every type by default); a selected record is removed
+    /// unless it was saved less than --min-age ago or a record that stays
+    /// references it (Ref), which --with-dependents removes too.
+    Prune {
+        /// The store folder (instead of --store)
+        #[arg(value_name = "STORE")]
+        folder: Option<String>,
+        /// Records saved longer ago than this: 90s, 30m, 12h, 30d
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Option<Duration>,
+        /// Only records of this type (repeat for several)
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// Of every autoinc key, all runs but the newest N numbers
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+        /// The oldest records until the store (or the --type scope) takes at most this: 500M, 10G, 1.5T, bytes
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<u64>,
+        /// Never a record saved less than this long ago
+        #[arg(long, value_name = "AGE", default_value = "1h", value_parser = parse_age)]
+        min_age: Duration,
+        /// Also remove the records whose Ref names a removed record
+        #[arg(long)]
+        with_dependents: bool,
+        /// Only print what would be removed
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
 }
 
 /// What can end the command.
@@ -167,7 +203,26 @@ fn clap_error(e: clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli, out: &mut Out) -> CliResult {
-    let store = open_store(cli.store)?;
+    let flag = match (&cli.command, cli.store) {
+        (
+            Command::Prune {
+                folder: Some(_), ..
+            },
+            Some(_),
+        ) => {
+            return Err(CliError::Message(
+                "give the store once: as --store or as prune's STORE argument".to_owned(),
+            ))
+        }
+        (
+            Command::Prune {
+                folder: Some(s), ..
+            },
+            None,
+        ) => Some(s.clone()),
+        (_, flag) => flag,
+    };
+    let store = open_store(flag)?;
     match cli.command {
         Command::Ls { type_name, json } => cmd::ls(&store, type_name.as_deref(), json, out),
         Command::Show { record, json } => cmd::show(&store, &record, json, out),
@@ -175,6 +230,27 @@ fn run(cli: Cli, out: &mut Out) -> CliResult {
         Command::Verify { verbose } => cmd::verify(&store, verbose, out),
         Command::Gc { dry_run, min_age } => cmd::gc(&store, dry_run, min_age, out),
         Command::Du => cmd::du(&store, out),
+        Command::Prune {
+            folder: _,
+            older_than,
+            types,
+            keep_last,
+            max_size,
+            min_age,
+            with_dependents,
+            dry_run,
+        } => {
+            let options = PruneOptions {
+                older_than,
+                types,
+                keep_last,
+                max_size,
+                min_age,
+                with_dependents,
+                dry_run,
+            };
+            cmd::prune(&store, options, out)
+        }
     }
 }
 
@@ -258,6 +334,43 @@ fn parse_age(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|e| format!("`{text}`: {e}"))
 }
 
+/// Parses a size: a number with an optional unit `K`, `M`, `G`, `T` or `P`
+/// (powers of 1024, as `persist du` shows sizes; `KiB`, `MB` and the like
+/// mean the same), bytes without one.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 500M, 10G, 1.5T or 1048576"))?;
+    let unit = unit.trim().to_ascii_uppercase();
+    let unit = unit
+        .strip_suffix("IB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(&unit);
+    let power = match unit {
+        "" => 0,
+        "K" => 1,
+        "M" => 2,
+        "G" => 3,
+        "T" => 4,
+        "P" => 5,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`: use K, M, G, T or P"
+            ))
+        }
+    };
+    let bytes = value * 1024f64.powi(power);
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("`{text}` is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +385,22 @@ mod tests {
         assert!(parse_age("1w").is_err());
         assert!(parse_age("soon").is_err());
         assert!(parse_age("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert_eq!(parse_size("10gb"), Ok(10 << 30));
+        assert_eq!(parse_size("1.5T"), Ok(3 << 39));
+        assert_eq!(parse_size("2k"), Ok(2048));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("big").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("1e30T").is_err());
     }
 
     #[test]

@@ -210,6 +210,17 @@ pub(crate) fn human_age(d: std::time::Duration) -> String {
     }
 }
 
+/// How old something is, in its largest whole unit: `40d`, `3h`, `12m`, `5s`.
+pub(crate) fn short_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// `saved_at` as stored (`2026-11-21T23:53:03Z`) in a shorter form
 /// (`2026-11-21 23:53:03`); other text unchanged.
 pub(crate) fn short_time(rfc3339: &str) -> String {
@@ -251,6 +262,12 @@ mod tests {
         assert_eq!(clip("abc", 4), "abc");
         assert_eq!(human_age(std::time::Duration::from_secs(3600)), "1h");
         assert_eq!(human_age(std::time::Duration::from_secs(90)), "90s");
+        assert_eq!(
+            short_age(std::time::Duration::from_secs(40 * 86_400 + 5)),
+            "40d"
+        );
+        assert_eq!(short_age(std::time::Duration::from_secs(7199)), "1h");
+        assert_eq!(short_age(std::time::Duration::from_secs(59)), "59s");
     }
 
     #[test]

@@ -523,3 +523,180 @@ fn a_damaged_meta_is_listed_not_fatal() -> TestResult {
         .stdout("nothing to remove\n");
     Ok(())
 }
+
+/// Sets a record's `saved_at` (prune reads nothing else to age it).
+fn saved_at(root: &Path, name: &str, when: &str) -> TestResult {
+    let r = record(root, name)?;
+    let path = root.join(r.meta_path());
+    let mut meta: serde_json::Value = serde_json::from_slice(&fs::read(&path)?)?;
+    meta["saved_at"] = when.into();
+    fs::write(&path, serde_json::to_vec_pretty(&meta)?)?;
+    Ok(())
+}
+
+fn names(root: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    Ok(walk(&Store::open(root)?)?
+        .iter()
+        .map(RecordEntry::name)
+        .collect())
+}
+
+#[test]
+fn prune_dry_run_lists_what_would_go_then_prune_removes_it() -> TestResult {
+    let (_dir, root) = store()?;
+    saved_at(&root, "example-A00-1234", "2020-01-01T00:00:00Z")?;
+    saved_at(&root, "trial-s1-0", "2020-01-02T00:00:00Z")?;
+    let a = record(&root, "example-A00-1234")?;
+    let t0 = record(&root, "trial-s1-0")?;
+    let before = snapshot(&root);
+
+    // The store as prune's argument, as well as by --store.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_persist"));
+    cmd.args(["prune"])
+        .arg(&root)
+        .args(["--older-than", "30d", "--dry-run"])
+        .env_remove("PERSIST_STORE")
+        .env("NO_COLOR", "1");
+    let dry = stdout_of(&mut cmd)?;
+    assert_eq!(snapshot(&root), before, "--dry-run deletes nothing");
+    let lines: Vec<&str> = dry.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LOCATION", "TYPE", "AGE", "SIZE", "REASON"],
+        "{dry}"
+    );
+    assert!(
+        lines[1].starts_with(&a.path) && lines[1].contains("example"),
+        "{dry}"
+    );
+    assert!(lines[1].contains("older than 30d"), "{dry}");
+    assert!(
+        lines[2].starts_with(&t0.path) && lines[2].contains("trial"),
+        "{dry}"
+    );
+    let size = |r: &RecordEntry| {
+        let n = r.size;
+        if n < 1024 {
+            format!("{n} B")
+        } else {
+            format!("{:.1} KiB", n as f64 / 1024.0)
+        }
+    };
+    assert!(lines[1].contains(&size(&a)), "{dry}");
+    assert!(
+        lines[3].starts_with("would remove 2 records, ")
+            && lines[3].ends_with("(dry run: nothing removed)"),
+        "{dry}"
+    );
+    assert_eq!(lines.len(), 4, "{dry}");
+
+    let done = stdout_of(persist(&root).args(["prune", "--older-than", "30d"]))?;
+    let done_lines: Vec<&str> = done.lines().collect();
+    // The same table, then what was removed.
+    assert_eq!(done_lines[..3], lines[..3], "{done}");
+    assert!(done_lines[3].starts_with("removed 2 records, "), "{done}");
+    assert_eq!(
+        names(&root)?,
+        ["example-B01-1235", "trial-s1-1", "trial-s1-2"]
+    );
+    // Every file of the two records went, nothing else did, and the
+    // number's claim stays.
+    let after = snapshot(&root);
+    let gone: Vec<&PathBuf> = before
+        .iter()
+        .filter(|(p, _)| !after.iter().any(|(q, _)| q == p))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(gone
+        .iter()
+        .all(|p| p.starts_with(root.join(&a.path)) || p.starts_with(root.join(&t0.path))));
+    assert_eq!(gone.len(), 2 + 3, "{gone:?}");
+    assert!(root.join(&t0.path).join(".claim").exists());
+    persist(&root).arg("verify").assert().success();
+    persist(&root)
+        .args(["prune", "--older-than", "30d"])
+        .assert()
+        .success()
+        .stdout("nothing to remove\n");
+    Ok(())
+}
+
+#[test]
+fn prune_keeps_young_records_and_narrows_by_type() -> TestResult {
+    let (_dir, root) = store()?;
+    let files = snapshot(&root);
+    // Just saved: --min-age (1h) protects them.
+    let kept = stdout_of(persist(&root).args(["prune", "--keep-last", "1"]))?;
+    assert!(kept.starts_with("nothing to remove\n"), "{kept}");
+    assert!(kept.contains("kept 2 selected records:"), "{kept}");
+    assert!(kept.contains("younger than the minimum age"), "{kept}");
+    assert_eq!(snapshot(&root), files);
+
+    let dry = stdout_of(persist(&root).args([
+        "prune",
+        "--max-size",
+        "1",
+        "--min-age",
+        "0",
+        "--type",
+        "example",
+        "--dry-run",
+    ]))?;
+    assert!(dry.contains("would remove 2 records"), "{dry}");
+    assert!(dry.contains("oldest while over 1 B"), "{dry}");
+    assert!(
+        dry.contains("example: ") && dry.contains("after (--max-size 1 B)"),
+        "{dry}"
+    );
+    assert!(!dry.contains("trial"), "{dry}");
+    assert_eq!(snapshot(&root), files);
+
+    let done = stdout_of(persist(&root).args([
+        "prune",
+        "--keep-last",
+        "1",
+        "--min-age",
+        "0",
+        "--type",
+        "trial",
+    ]))?;
+    assert!(done.contains("not among the last 1 of its key"), "{done}");
+    assert!(done.contains("removed 2 records"), "{done}");
+    assert_eq!(
+        names(&root)?,
+        ["example-A00-1234", "example-B01-1235", "trial-s1-2"]
+    );
+    persist(&root).arg("verify").assert().success();
+    Ok(())
+}
+
+#[test]
+fn prune_refuses_what_selects_nothing_or_is_mistyped() -> TestResult {
+    let (_dir, root) = store()?;
+    let files = snapshot(&root);
+    persist(&root)
+        .args(["prune", "--type", "trial"])
+        .assert()
+        .code(1)
+        .stderr(contains("nothing selects records").and(contains('\n').count(1)));
+    persist(&root)
+        .args(["prune", "--type", "trail", "--keep-last", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("no type `trail`").and(contains("example, trial")));
+    persist(&root)
+        .args(["prune", "--max-size", "10X"])
+        .assert()
+        .code(2)
+        .stderr(contains("10X").and(contains('\n').count(1)));
+    persist(&root)
+        .arg("prune")
+        .arg(&root)
+        .args(["--keep-last", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("give the store once"));
+    assert_eq!(snapshot(&root), files);
+    Ok(())
+}
