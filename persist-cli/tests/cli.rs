@@ -700,3 +700,61 @@ fn prune_refuses_what_selects_nothing_or_is_mistyped() -> TestResult {
     assert_eq!(snapshot(&root), files);
     Ok(())
 }
+
+#[test]
+fn show_prints_the_provenance() -> TestResult {
+    let (_dir, root) = store()?;
+    let store = Store::open(&root)?;
+    let computed = Example::new("C02", "s", "1236").load_or_compute(&store, |e| {
+        std::thread::sleep(Duration::from_millis(250));
+        e.channels = vec![4];
+        Ok(())
+    })?;
+    let pid = std::process::id().to_string();
+    let crate_line = format!("crate     persist-cli {}", env!("CARGO_PKG_VERSION"));
+
+    let out = stdout_of(persist(&root).args(["show", &format!("example/{computed}")]))?;
+    for expected in [
+        "provenance",
+        &crate_line,
+        &format!("pid       {pid}"),
+        &format!("persist   {}", env!("CARGO_PKG_VERSION")),
+        "(load_or_compute)",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let saved = stdout_of(persist(&root).args(["show", "example/example-A00-1234"]))?;
+    assert!(saved.contains(&crate_line), "{saved}");
+    assert!(saved.contains("computed  - (saved with save)"), "{saved}");
+
+    let json = stdout_of(persist(&root).args(["show", &format!("example/{computed}"), "--json"]))?;
+    let v: serde_json::Value = serde_json::from_str(&json)?;
+    let p = &v["provenance"];
+    assert_eq!(p["crate"], "persist-cli");
+    assert_eq!(p["crate_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(p["persist_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(p["pid"], std::process::id());
+    assert!(!p["host"].as_str().unwrap_or("").is_empty(), "{p}");
+    let seconds = p["compute_seconds"].as_f64().ok_or("no compute_seconds")?;
+    assert!(seconds >= 0.25, "{seconds}");
+    let json = stdout_of(persist(&root).args(["show", "example/example-A00-1234", "--json"]))?;
+    let v: serde_json::Value = serde_json::from_str(&json)?;
+    assert!(v["provenance"].is_object(), "{v}");
+    assert!(v["provenance"].get("compute_seconds").is_none(), "{v}");
+
+    // A record saved before provenance was kept.
+    let r = record(&root, "example-B01-1235")?;
+    let meta_path = root.join(&r.path).join("meta.json");
+    let mut meta: serde_json::Value = serde_json::from_slice(&fs::read(&meta_path)?)?;
+    meta.as_object_mut()
+        .ok_or("meta.json is not an object")?
+        .remove("provenance")
+        .ok_or("no provenance to remove")?;
+    fs::write(&meta_path, serde_json::to_vec_pretty(&meta)?)?;
+    let old = stdout_of(persist(&root).args(["show", "example/example-B01-1235"]))?;
+    assert!(old.contains("(not recorded"), "{old}");
+    let json = stdout_of(persist(&root).args(["show", "example/example-B01-1235", "--json"]))?;
+    let v: serde_json::Value = serde_json::from_str(&json)?;
+    assert!(v["provenance"].is_null(), "{v}");
+    Ok(())
+}

@@ -57,6 +57,63 @@ pub struct Meta {
     pub content_hash: String,
     /// When the save finished (UTC, RFC 3339).
     pub saved_at: String,
+    /// Who saved the record and how long its computation took. Not part of
+    /// the content hash; `None` in a `meta.json` written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Where a record comes from, as `meta.json` keeps it under `"provenance"`.
+///
+/// ```
+/// use persist_core::meta::Meta;
+/// let text = r#"{"format":1,"type":"example","version":1,"name":"example-A00",
+///   "key":{"animal":"A00"},"autoinc":null,"data":{},"records":{},
+///   "content_hash":"x","saved_at":"2026-01-01T00:00:00Z",
+///   "provenance":{"crate":"analysis","crate_version":"0.3.1","host":"node7",
+///     "pid":4242,"persist_version":"0.1.0","compute_seconds":12.5}}"#;
+/// let p = Meta::parse(text.as_bytes())?.provenance.expect("kept");
+/// assert_eq!((p.crate_name.as_str(), p.pid), ("analysis", 4242));
+/// assert_eq!(p.compute_seconds, Some(12.5));
+/// # Ok::<(), persist_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The name of the crate that defines the record's type (its
+    /// `CARGO_PKG_NAME`, captured by the derive).
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    /// That crate's version.
+    pub crate_version: String,
+    /// The host name of the machine that saved it.
+    pub host: String,
+    /// The process id of the program that saved it.
+    pub pid: u32,
+    /// The version of persist that saved it.
+    pub persist_version: String,
+    /// How long the computation of `load_or_compute` took, in seconds; absent
+    /// when the record was saved with `save`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_seconds: Option<f64>,
+}
+
+impl Provenance {
+    /// This process's provenance for a record of a type defined in crate
+    /// `crate_name` at `crate_version`.
+    pub(crate) fn here(
+        crate_name: &str,
+        crate_version: &str,
+        compute_seconds: Option<f64>,
+    ) -> Provenance {
+        Provenance {
+            crate_name: crate_name.to_owned(),
+            crate_version: crate_version.to_owned(),
+            host: crate::backend::local::hostname().to_owned(),
+            pid: std::process::id(),
+            persist_version: env!("CARGO_PKG_VERSION").to_owned(),
+            compute_seconds,
+        }
+    }
 }
 
 /// One record file, as listed in `meta.json`.
@@ -383,6 +440,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn provenance_is_optional_and_round_trips() {
+        let old = br#"{"format":1,"type":"t","version":1,"name":"t-a","key":{"a":1},
+            "autoinc":null,"data":{},"records":{},"content_hash":"h","saved_at":"s"}"#;
+        let mut meta = Meta::parse(old).expect("a meta.json without provenance");
+        assert_eq!(meta.provenance, None);
+        let text = String::from_utf8(meta.to_bytes().expect("bytes")).expect("utf-8");
+        assert!(!text.contains("provenance"), "{text}");
+
+        meta.provenance = Some(Provenance::here("analysis", "0.3.1", Some(1.5)));
+        let back = Meta::parse(&meta.to_bytes().expect("bytes")).expect("parses");
+        assert_eq!(back, meta);
+        let p = back.provenance.expect("kept");
+        assert_eq!(p.pid, std::process::id());
+        assert_eq!(p.persist_version, env!("CARGO_PKG_VERSION"));
+        let value = parse_value(&meta.to_bytes().expect("bytes")).expect("JSON");
+        assert_eq!(value["provenance"]["crate"], "analysis");
+        assert_eq!(value["provenance"]["compute_seconds"], 1.5);
+
+        // A plain save's provenance has no compute_seconds field at all.
+        meta.provenance = Some(Provenance::here("analysis", "0.3.1", None));
+        let value = parse_value(&meta.to_bytes().expect("bytes")).expect("JSON");
+        assert!(
+            value["provenance"].get("compute_seconds").is_none(),
+            "{value}"
+        );
     }
 
     #[test]

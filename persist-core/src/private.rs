@@ -55,6 +55,14 @@ pub fn data_value<T: Serialize + ?Sized>(field: &str, v: &T) -> PResult<Value> {
     })
 }
 
+/// An `option_env!` value, or `""` outside Cargo.
+pub const fn or_empty(v: Option<&'static str>) -> &'static str {
+    match v {
+        Some(s) => s,
+        None => "",
+    }
+}
+
 /// A query filter: `None` matches anything.
 pub fn filter_value<T: Serialize>(field: &str, v: &Option<T>) -> PResult<Option<Value>> {
     v.as_ref().map(|v| key_field_value(field, v)).transpose()

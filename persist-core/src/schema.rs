@@ -17,6 +17,11 @@ pub struct Schema {
     pub data: &'static [&'static str],
     /// `#[record]` fields in declaration order.
     pub records: &'static [RecordField],
+    /// The name of the crate that defines the struct (its `CARGO_PKG_NAME`
+    /// when the derive ran; empty outside Cargo), for the provenance.
+    pub crate_name: &'static str,
+    /// That crate's version (`CARGO_PKG_VERSION`).
+    pub crate_version: &'static str,
 }
 
 /// A `#[key]` field.

@@ -138,6 +138,9 @@ fn cases() -> Vec<(&'static str, Damage, Want)> {
             "content_hash" => {
                 meta_case!(|v| drop(v.as_object_mut().unwrap().remove("content_hash")))
             }
+            "provenance" => {
+                meta_case!(|v| drop(v.as_object_mut().unwrap().remove("provenance")))
+            }
             _ => meta_case!(|v| drop(v.as_object_mut().unwrap().remove("saved_at"))),
         }
     };
@@ -200,6 +203,11 @@ fn cases() -> Vec<(&'static str, Damage, Want)> {
         (
             "records a list",
             meta_case!(|v| v["records"] = json!([])),
+            Load(Corrupt),
+        ),
+        (
+            "provenance pid a string",
+            meta_case!(|v| v["provenance"]["pid"] = json!("a process")),
             Load(Corrupt),
         ),
         (
@@ -418,10 +426,12 @@ fn cases() -> Vec<(&'static str, Damage, Want)> {
         "records",
         "content_hash",
         "saved_at",
+        "provenance",
     ] {
         let name: &'static str = Box::leak(format!("meta.json without `{field}`").into_boxed_str());
-        // An absent `autoinc` reads as null, which is right for a type without one.
-        let want = if field == "autoinc" {
+        // An absent `autoinc` reads as null, which is right for a type without
+        // one; a meta.json from before provenance was kept has none.
+        let want = if field == "autoinc" || field == "provenance" {
             Fine
         } else {
             Load(Corrupt)

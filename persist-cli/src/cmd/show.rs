@@ -1,12 +1,12 @@
-//! `persist show`: the key, data, record files (with their npy dtype and
-//! shape), extra files and upstream records of one record.
+//! `persist show`: the key, data, provenance, record files (with their npy
+//! dtype and shape), extra files and upstream records of one record.
 
 use std::io;
 use std::process::ExitCode;
 
 use persist_core::format::npy;
 use persist_core::maintenance::RecordEntry;
-use persist_core::meta::{Meta, RecordFile};
+use persist_core::meta::{Meta, Provenance, RecordFile};
 use persist_core::{layout, Error, Store};
 use serde_json::{json, Map, Value};
 
@@ -64,6 +64,7 @@ pub(crate) fn show(opened: &Opened, arg: &str, json: bool, out: &mut Out) -> Cli
 
     section(out, "key", &meta.key)?;
     section(out, "data", &meta.data)?;
+    provenance(out, meta.provenance.as_ref())?;
 
     out.line("")?;
     out.line(p.style(Style::Bold, "record files"))?;
@@ -141,6 +142,65 @@ fn section(out: &mut Out, title: &str, fields: &Map<String, Value>) -> io::Resul
         out.line(format!("  {name}{pad}  {shown}"))?;
     }
     Ok(())
+}
+
+/// Who saved the record, on which machine, and how long it took to compute.
+fn provenance(out: &mut Out, provenance: Option<&Provenance>) -> io::Result<()> {
+    let p = out.paint;
+    out.line("")?;
+    out.line(p.style(Style::Bold, "provenance"))?;
+    let Some(prov) = provenance else {
+        return out.line(p.style(Style::Dim, "  (not recorded: saved by an older persist)"));
+    };
+    let or_unknown = |s: &str| {
+        if s.is_empty() {
+            "(unknown)".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let computed = match prov.compute_seconds {
+        Some(s) => format!("{} (load_or_compute)", seconds_text(s)),
+        None => "- (saved with save)".to_owned(),
+    };
+    let rows = [
+        (
+            "crate",
+            format!(
+                "{} {}",
+                or_unknown(&prov.crate_name),
+                or_unknown(&prov.crate_version)
+            ),
+        ),
+        ("host", or_unknown(&prov.host)),
+        ("pid", prov.pid.to_string()),
+        ("persist", or_unknown(&prov.persist_version)),
+        ("computed", computed),
+    ];
+    for (name, value) in rows {
+        out.line(format!("  {name:<8}  {}", clip(&value, VALUE_MAX)))?;
+    }
+    Ok(())
+}
+
+/// Seconds as a person reads them: `0.042 s`, `12.5 s`, `2 h 03 min`.
+fn seconds_text(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return format!("{s} s");
+    }
+    if s < 1.0 {
+        format!("{s:.3} s")
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{} h {:02} min",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
 }
 
 /// What the header of a record file says.
@@ -246,6 +306,7 @@ fn show_json(
         "extra_files": extras.iter().map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
         "upstream": meta.upstream.iter().map(|(k, u)| (k.clone(), json!({"at": u.at, "content_hash": u.content_hash}))).collect::<Map<String, Value>>(),
         "content_hash": meta.content_hash,
+        "provenance": meta.provenance,
     })
 }
 
@@ -329,6 +390,14 @@ mod tests {
             (dtype_name(&h.descr).as_str(), shape_text(&h).as_str()),
             ("int32 (big-endian)", "()")
         );
+    }
+
+    #[test]
+    fn seconds_read_as_a_person_reads_them() {
+        assert_eq!(seconds_text(0.0421), "0.042 s");
+        assert_eq!(seconds_text(12.54), "12.5 s");
+        assert_eq!(seconds_text(185.0), "3 min 05 s");
+        assert_eq!(seconds_text(7500.0), "2 h 05 min");
     }
 
     #[test]

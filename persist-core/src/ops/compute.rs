@@ -92,10 +92,11 @@ where
     let started = Instant::now();
     store.counters().computed();
     let outcome = compute(&mut value);
+    let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         target: "persist",
         record = %filename(&value),
-        seconds = started.elapsed().as_secs_f64(),
+        seconds,
         ok = outcome.is_ok(),
         "computed"
     );
@@ -106,7 +107,7 @@ where
     value
         .__validate()
         .map_err(|source| invalid(&value, store, source))?;
-    save::save(&mut value, store)?;
+    save::save_computed(&mut value, store, seconds)?;
     Ok(value)
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::checksum::HashingWriter;
 use crate::error::{Error, Result};
 use crate::key::{sanitize, READABLE_MAX};
-use crate::meta::{now_rfc3339, Meta, RecordFile, FORMAT};
+use crate::meta::{now_rfc3339, Meta, Provenance, RecordFile, FORMAT};
 use crate::ops::read::{meta_exists, resolved_dir};
 use crate::ops::{autoinc, refs};
 use crate::record::{Record, RecordDir, RecordOut, CLAIM_FILE};
@@ -36,6 +36,16 @@ pub(crate) fn check_writable<T: Record>(value: &T, store: &Store) -> Result<()> 
 }
 
 pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
+    save_with(value, store, None)
+}
+
+/// [`save`] of a value `load_or_compute` computed in `seconds`, which its
+/// provenance records.
+pub(crate) fn save_computed<T: Record>(value: &mut T, store: &Store, seconds: f64) -> Result<()> {
+    save_with(value, store, Some(seconds))
+}
+
+fn save_with<T: Record>(value: &mut T, store: &Store, compute_seconds: Option<f64>) -> Result<()> {
     let schema = T::__SCHEMA;
     let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
     store.check_writable(dir.name(), &dir.path())?;
@@ -66,7 +76,7 @@ pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
         .map_err(|e| in_rec(e, &dir))?;
 
     let started = Instant::now();
-    let result = write_version(value, store, &dir, key, data, fresh);
+    let result = write_version(value, store, &dir, key, data, fresh, compute_seconds);
     if let Ok(bytes) = result {
         store.counters().saved(bytes);
         tracing::debug!(
@@ -92,6 +102,7 @@ fn write_version<T: Record>(
     key: Map<String, Value>,
     data: Map<String, Value>,
     fresh: bool,
+    compute_seconds: Option<f64>,
 ) -> Result<u64> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
@@ -127,6 +138,11 @@ fn write_version<T: Record>(
             upstream,
             content_hash,
             saved_at: now_rfc3339(),
+            provenance: Some(Provenance::here(
+                schema.crate_name,
+                schema.crate_version,
+                compute_seconds,
+            )),
         };
         let bytes = meta.to_bytes()?;
         backend.put(&dir.meta_path(), store.is_durable(), &mut |w| {

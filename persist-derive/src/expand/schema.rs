@@ -1,5 +1,6 @@
-//! `Record::__SCHEMA`: the type's name on disk, its version, and the names
-//! and file-name parts of its fields, in declaration order per role.
+//! `Record::__SCHEMA`: the type's name on disk, its version, the names and
+//! file-name parts of its fields in declaration order per role, and the crate
+//! that defines it (for the provenance in `meta.json`).
 
 use super::{lit, StructGen};
 use crate::role::Role;
@@ -51,6 +52,9 @@ pub(super) fn expand(gen: &StructGen) -> TokenStream {
             autoinc: #autoinc,
             data: &[#(#data),*],
             records: &[#(#records),*],
+            // Expanded in the user's crate: its own name and version.
+            crate_name: #p::or_empty(::core::option_env!("CARGO_PKG_NAME")),
+            crate_version: #p::or_empty(::core::option_env!("CARGO_PKG_VERSION")),
         };
     }
 }

@@ -19,11 +19,13 @@ use open::io_err;
 use write::fill;
 
 pub(crate) mod counter;
+mod host;
 mod open;
 pub(crate) mod parallel_read;
 pub(crate) mod prefault;
 mod write;
 
+pub(crate) use host::hostname;
 pub(crate) use open::{changed_at, map_file, open_file, MapFailure};
 
 /// Prefix of in-flight temporary files; `gc` removes old ones.
