@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use persist_core::maintenance::{gc, verify, GcOptions};
+use persist_core::maintenance::{gc, prune, verify, GcOptions, PruneOptions};
 use persist_core::ndarray::Array1;
 use persist_core::{Error, Lazy, Persistence, Store};
 use powerfs::{Fsync, Image, PowerFs};
@@ -115,6 +115,12 @@ enum Step {
         name: &'static str,
         seq: u64,
     },
+    /// `prune` of every item (`--older-than 0 --min-age 0 --type power_item`).
+    PruneItems,
+    /// `prune` of the runs but the newest `keep` (`--keep-last`).
+    PruneRuns {
+        keep: usize,
+    },
 }
 
 /// What the store holds, as the checks see it: items by name (their `seq`
@@ -182,6 +188,13 @@ fn apply(state: &mut State, step: Step, number: Option<u64>) {
         Step::RemoveRun { n } => {
             state.runs.remove(&n);
         }
+        Step::PruneItems => state.items.clear(),
+        Step::PruneRuns { keep } => {
+            let old: Vec<u64> = state.runs.keys().rev().skip(keep).copied().collect();
+            for n in old {
+                state.runs.remove(&n);
+            }
+        }
         Step::Gc => {}
     }
 }
@@ -216,6 +229,21 @@ fn run_step(store: &Store, step: Step) -> Result<Option<u64>, Error> {
         }
         Step::Gc => {
             let report = gc(store, &gc_now())?;
+            match report.failed.into_iter().next() {
+                Some((_, e)) => Err(e),
+                None => Ok(None),
+            }
+        }
+        Step::PruneItems | Step::PruneRuns { .. } => {
+            let options = match step {
+                Step::PruneRuns { keep } => {
+                    PruneOptions::default().types(["power_run"]).keep_last(keep)
+                }
+                _ => PruneOptions::default()
+                    .types(["power_item"])
+                    .older_than(Duration::ZERO),
+            };
+            let report = prune(store, &options.min_age(Duration::ZERO))?;
             match report.failed.into_iter().next() {
                 Some((_, e)) => Err(e),
                 None => Ok(None),
@@ -349,6 +377,26 @@ fn scenarios() -> Vec<Scenario> {
                 .map(|name| Step::Remove { name })
                 .chain([Step::RemoveRun { n: 0 }, Step::RemoveRun { n: 2 }])
                 .collect(),
+        },
+        Scenario {
+            name: "prune",
+            setup: vec![
+                save("a", 1),
+                save_file("a", 1),
+                append(1),
+                append(2),
+                append(3),
+            ],
+            scenery: no_scenery,
+            // Each prune removes one record, so each is one step to cut.
+            act: vec![
+                Step::PruneRuns { keep: 2 },
+                Step::PruneItems,
+                save("a", 2),
+                Step::PruneRuns { keep: 1 },
+                append(4),
+                Step::PruneItems,
+            ],
         },
         Scenario {
             name: "gc",
