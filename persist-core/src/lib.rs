@@ -48,6 +48,7 @@ pub mod backend;
 mod checksum;
 #[cfg(feature = "clap")]
 pub mod cli;
+pub mod compress;
 pub mod error;
 pub mod format;
 pub mod key;

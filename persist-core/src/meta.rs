@@ -123,6 +123,11 @@ pub struct RecordFile {
     pub file: String,
     /// Its format: the `Storable` extension (`npy`).
     pub format: String,
+    /// How the stored bytes are compressed (`"zstd:3"`, `"gzip:6"`: a
+    /// [`Codec`](crate::compress::Codec) as text), absent when they are not.
+    /// Size and blake3 are those of the stored bytes either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     /// Its size in bytes.
     pub size: u64,
     /// Its blake3, hex.
@@ -398,6 +403,7 @@ mod tests {
         let file = |h: &str| RecordFile {
             file: format!("x-{h}.npy"),
             format: "npy".to_owned(),
+            compression: None,
             size: 3,
             blake3: h.to_owned(),
         };

@@ -20,6 +20,7 @@ pub use std::string::String;
 pub use std::vec;
 pub use std::vec::Vec;
 
+pub use crate::compress::Codec;
 pub use crate::record::{record_out, AutoIncInt, Parts, Record, RecordOut};
 pub use crate::schema::{AutoIncField, KeyField, RecordField, Schema};
 pub use crate::validate::Validate;

@@ -5,6 +5,7 @@ use std::io::{BufReader, Read, Write};
 
 use crate::backend::local::{self, MapFailure};
 use crate::checksum::HashingReader;
+use crate::compress::Codec;
 use crate::error::{Error, Result};
 use crate::format::Storable;
 use crate::meta::RecordFile;
@@ -22,6 +23,8 @@ pub(crate) struct RecordFileRef {
     /// The record's file name, for messages.
     pub(crate) record: String,
     pub(crate) entry: RecordFile,
+    /// How the stored bytes are compressed (`entry.compression`, parsed).
+    pub(crate) codec: Option<Codec>,
 }
 
 impl RecordFileRef {
@@ -112,9 +115,25 @@ impl RecordFileRef {
 
     /// Reads and decodes the file, checking its checksum (a changed file is
     /// reported as [`Error::Integrity`] even when it no longer decodes).
+    ///
+    /// A compressed file is decompressed as it streams: only the decoded
+    /// value is ever whole in memory, and the checksum is of the stored bytes.
     pub(crate) fn read<T: Storable>(&self) -> Result<T> {
         let mut reader = self.open()?;
-        let decoded = T::read(&mut reader);
+        let decoded = match self.codec {
+            None => T::read(&mut reader),
+            Some(codec) => codec
+                .decoder(&mut reader)
+                .map_err(Error::io)
+                .and_then(|mut decoder| T::read(&mut decoder))
+                .map_err(|e| match e {
+                    Error::Io { ref source, .. } => match crate::compress::damaged(source) {
+                        Some(reason) => Error::corrupt(reason),
+                        None => e,
+                    },
+                    other => other,
+                }),
+        };
         let io_err = |e| Error::io(e).within(&self.record, &self.shown());
         let (hash, size) = reader.finish().map_err(io_err)?;
         self.check(hash, size)?;
@@ -124,9 +143,19 @@ impl RecordFileRef {
 
     /// Maps the file into memory read-only, after checking its size (and, with
     /// `verify`, its blake3 over the mapped bytes). Only files on the local disk
-    /// can be mapped: [`Error::Unsupported`] elsewhere.
+    /// can be mapped, and only uncompressed ones: [`Error::Unsupported`]
+    /// otherwise.
     pub(crate) fn map(&self, verify: bool) -> Result<memmap2::Mmap> {
         let ctx = |e: std::io::Error| Error::io(e).within(&self.record, &self.shown());
+        if let Some(codec) = self.codec {
+            return Err(Error::Unsupported {
+                record: self.record.clone(),
+                reason: format!(
+                    "{} is compressed ({codec}), so it cannot be memory-mapped; use get()",
+                    self.shown()
+                ),
+            });
+        }
         let Some(local) = self.store.backend().local_path(&self.path) else {
             return Err(Error::Unsupported {
                 record: self.record.clone(),

@@ -51,4 +51,6 @@ pub struct RecordField {
     pub name: &'static str,
     /// The stem of its file name (`<stem>-<uuid>.<ext>`).
     pub stem: &'static str,
+    /// `#[record(compress = "…")]`: how its file is compressed when written.
+    pub compress: Option<crate::compress::Codec>,
 }

@@ -26,6 +26,8 @@ pub struct Marker<'a> {
     pub pos: usize,
     /// `prefix = "…"` of `#[filename]`/`#[autoinc]`, `file = "…"` of `#[record]`.
     pub value: Option<LitStr>,
+    /// `compress = "…"` of `#[record]`.
+    pub compress: Option<LitStr>,
 }
 
 /// The persist attributes of one field.
@@ -135,16 +137,16 @@ impl<'a> Field<'a> {
                     "`#[persist(…)]` belongs on the struct; on a field use `#[key]`, `#[filename]`, `#[autoinc]` or `#[record]`",
                 );
             } else if path == KEY {
-                let marker = parse_marker(cx, attr, pos, KEY, None);
+                let marker = parse_marker(cx, attr, pos, KEY, &[]);
                 set_marker(cx, &mut this.key, KEY, attr, marker);
             } else if path == FILENAME {
-                let marker = parse_marker(cx, attr, pos, FILENAME, Some(PREFIX));
+                let marker = parse_marker(cx, attr, pos, FILENAME, &[PREFIX]);
                 set_marker(cx, &mut this.filename, FILENAME, attr, marker);
             } else if path == AUTOINC {
-                let marker = parse_marker(cx, attr, pos, AUTOINC, Some(PREFIX));
+                let marker = parse_marker(cx, attr, pos, AUTOINC, &[PREFIX]);
                 set_marker(cx, &mut this.autoinc, AUTOINC, attr, marker);
             } else if path == RECORD {
-                let marker = parse_marker(cx, attr, pos, RECORD, Some(FILE));
+                let marker = parse_marker(cx, attr, pos, RECORD, &[FILE, COMPRESS]);
                 set_marker(cx, &mut this.record, RECORD, attr, marker);
             }
         }
@@ -152,22 +154,31 @@ impl<'a> Field<'a> {
     }
 }
 
-/// Parses `#[sym]`, or `#[sym(value_key = "…")]` when `value_key` is given.
+/// Parses `#[sym]`, or `#[sym(key = "…", …)]` with the `keys` given: the
+/// first is the marker's `value`, `compress` its `compress`.
 fn parse_marker<'a>(
     cx: &Ctxt,
     attr: &'a Attribute,
     pos: usize,
     sym: Symbol,
-    value_key: Option<Symbol>,
+    keys: &[Symbol],
 ) -> Marker<'a> {
     let mut marker = Marker {
         attr,
         pos,
         value: None,
+        compress: None,
     };
-    let usage = match value_key {
-        Some(key) => format!("`#[{sym}]` or `#[{sym}({key} = \"…\")]`"),
-        None => format!("`#[{sym}]`"),
+    let usage = match keys {
+        [] => format!("`#[{sym}]`"),
+        keys => {
+            let args = keys
+                .iter()
+                .map(|key| format!("{key} = \"…\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("`#[{sym}]` or `#[{sym}({args})]`")
+        }
     };
     match &attr.meta {
         Meta::Path(_) => {}
@@ -175,7 +186,7 @@ fn parse_marker<'a>(
             cx.error_spanned_by(nv, format!("unexpected value, expected {usage}"));
         }
         Meta::List(list) => {
-            let Some(value_key) = value_key else {
+            let Some(&value_key) = keys.first() else {
                 cx.error_spanned_by(
                     &list.tokens,
                     format!("`#[{sym}]` takes no arguments, expected {usage}"),
@@ -186,8 +197,11 @@ fn parse_marker<'a>(
                 if meta.path == value_key {
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut marker.value, value_key, &meta, lit);
+                } else if meta.path == COMPRESS && keys.contains(&COMPRESS) {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut marker.compress, COMPRESS, &meta, lit);
                 } else {
-                    unknown_key(cx, &meta, sym, &[value_key])?;
+                    unknown_key(cx, &meta, sym, keys)?;
                 }
                 Ok(())
             });

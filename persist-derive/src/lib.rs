@@ -20,6 +20,7 @@
 
 mod ast;
 mod attr;
+mod codec;
 mod crate_path;
 mod ctxt;
 mod expand;

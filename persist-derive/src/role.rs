@@ -19,6 +19,8 @@ pub enum Role<'a> {
     },
     Record {
         stem: Option<&'a LitStr>,
+        /// `compress = "…"`, as written (valid.rs checks it parses).
+        compress: Option<&'a LitStr>,
     },
     Data,
 }
@@ -36,6 +38,7 @@ impl Field<'_> {
         } else if let Some(marker) = &a.record {
             Role::Record {
                 stem: marker.value.as_ref(),
+                compress: marker.compress.as_ref(),
             }
         } else if a.key.is_some() || a.filename.is_some() {
             Role::Key {

@@ -27,6 +27,7 @@ pub const VALIDATE: Symbol = Symbol("validate");
 // Keys inside the field attributes.
 pub const PREFIX: Symbol = Symbol("prefix");
 pub const FILE: Symbol = Symbol("file");
+pub const COMPRESS: Symbol = Symbol("compress");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

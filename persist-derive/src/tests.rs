@@ -82,7 +82,11 @@ fn roles_and_prefixes() {
                     quote::quote!(#int),
                     prefix.map(|p| p.value())
                 ),
-                Role::Record { stem } => format!("record {:?}", stem.map(|s| s.value())),
+                Role::Record { stem, compress } => format!(
+                    "record {:?} compress={:?}",
+                    stem.map(|s| s.value()),
+                    compress.map(|c| c.value())
+                ),
                 Role::Data => "data".to_owned(),
             })
             .collect();
@@ -94,7 +98,7 @@ fn roles_and_prefixes() {
                 "key filename=true prefix=Some(\"d\")",
                 "autoinc u64 prefix=Some(\"r\")",
                 "data",
-                "record Some(\"trace\")",
+                "record Some(\"trace\") compress=None",
             ]
         );
     });
@@ -191,7 +195,7 @@ fn expansion_uses_the_runtime_path_and_indices() {
         "__persist_parts . record (0usize) ?",
         "use_animal : impl :: my :: rt :: __private :: Into < String >",
         "use_session : u32",
-        "RecordField { name : \"data\" , stem : \"data\" }",
+        "RecordField { name : \"data\" , stem : \"data\" , compress : :: my :: rt :: __private :: None }",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in {out}");
     }
@@ -314,4 +318,89 @@ fn validate_overrides_the_hook_only_when_asked() {
     let out = expand::derive(&without).to_string();
     assert!(!out.contains("__validate"), "{out}");
     assert!(!out.contains("Validate"), "{out}");
+}
+
+#[test]
+fn compress_values_parse_with_their_levels() {
+    use crate::codec::{parse, Codec};
+    assert_eq!(parse("zstd"), Ok(Codec::Zstd(3)));
+    assert_eq!(parse("zstd:1"), Ok(Codec::Zstd(1)));
+    assert_eq!(parse("zstd:22"), Ok(Codec::Zstd(22)));
+    assert_eq!(parse("gzip"), Ok(Codec::Gzip(6)));
+    assert_eq!(parse("gzip:0"), Ok(Codec::Gzip(0)));
+    assert_eq!(parse("gzip:9"), Ok(Codec::Gzip(9)));
+    for (bad, says) in [
+        ("lz4", "unknown compression `lz4`"),
+        ("", "unknown compression ``"),
+        ("Zstd", "unknown compression `Zstd`"),
+        ("zstd:0", "from 1 to 22, found `0`"),
+        ("zstd:23", "from 1 to 22, found `23`"),
+        ("zstd:-5", "from 1 to 22, found `-5`"),
+        ("zstd:", "from 1 to 22, found ``"),
+        ("zstd:fast", "from 1 to 22, found `fast`"),
+        ("gzip:10", "from 0 to 9, found `10`"),
+        ("gzip:-1", "from 0 to 9, found `-1`"),
+    ] {
+        let e = parse(bad).expect_err(bad);
+        assert!(e.contains(says), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn compress_is_parsed_checked_and_generated() {
+    let node: DeriveInput = parse_quote! {
+        struct Movie {
+            #[key] name: String,
+            #[record(compress = "zstd:9")] a: Lazy<Vec<u8>>,
+            #[record(file = "b", compress = "gzip")] b: Lazy<Vec<u8>>,
+            #[record] c: Lazy<Vec<u8>>,
+        }
+    };
+    let compress: Vec<Option<String>> = parse(&node, |input| {
+        input
+            .fields
+            .iter()
+            .filter_map(|f| match f.role() {
+                Role::Record { compress, .. } => Some(compress.map(|c| c.value())),
+                _ => None,
+            })
+            .collect()
+    });
+    assert_eq!(
+        compress,
+        [Some("zstd:9".to_owned()), Some("gzip".to_owned()), None]
+    );
+    let out = expand::derive(&node).to_string();
+    for needle in [
+        "name : \"a\" , stem : \"a\" , compress : :: persist_core :: __private :: Some (:: persist_core :: __private :: Codec :: Zstd (9))",
+        "name : \"b\" , stem : \"b\" , compress : :: persist_core :: __private :: Some (:: persist_core :: __private :: Codec :: Gzip (6))",
+        "name : \"c\" , stem : \"c\" , compress : :: persist_core :: __private :: None",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in {out}");
+    }
+
+    let node: DeriveInput = parse_quote! {
+        struct Bad {
+            #[key] name: String,
+            #[record(compress = "lz4")] a: Lazy<Vec<u8>>,
+            #[record(compress = "zstd:30")] b: Lazy<Vec<u8>>,
+            #[record(compress = "gzip:10", compress = "gzip")] c: Lazy<Vec<u8>>,
+            #[filename(compress = "zstd")] d: String,
+        }
+    };
+    let errors = errors(&node);
+    let expect = [
+        "invalid `compress`: unknown compression `lz4`",
+        "invalid `compress`: the zstd level must be an integer from 1 to 22, found `30`",
+        "invalid `compress`: the gzip level must be an integer from 0 to 9, found `10`",
+        "duplicate `compress` key",
+        "unknown key `compress` in `#[filename(…)]`, expected `prefix`",
+    ];
+    for needle in expect {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "no error containing {needle:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
 }

@@ -184,6 +184,15 @@ fn check_field(cx: &Ctxt, field: &Field) {
         }
     }
     if let Some(Marker {
+        compress: Some(lit),
+        ..
+    }) = &a.record
+    {
+        if let Err(msg) = crate::codec::parse(&lit.value()) {
+            cx.error_spanned_by(lit, format!("invalid `compress`: {msg}"));
+        }
+    }
+    if let Some(Marker {
         value: Some(stem), ..
     }) = &a.record
     {

@@ -53,6 +53,10 @@ pub mod public {
         channels: ::std::vec::Vec<i32>,
         #[record]
         trace: Lazy<::std::vec::Vec<u8>>,
+        #[record(compress = "zstd:9")]
+        squeezed: Lazy<::std::vec::Vec<u8>>,
+        #[record(file = "g", compress = "gzip")]
+        gzipped: Lazy<::std::string::String>,
     }
 
     /// A record whose only identity is its number.

@@ -16,6 +16,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::checksum::HashingWriter;
+use crate::compress::Codec;
 use crate::error::{Error, Result};
 use crate::key::{sanitize, READABLE_MAX};
 use crate::meta::{now_rfc3339, Meta, Provenance, RecordFile, FORMAT};
@@ -180,11 +181,24 @@ fn write_version<T: Record>(
     Ok(written_bytes)
 }
 
+/// A new record file name: `<stem>-<uuid>.<ext>`, plus `.zst` / `.gz` when
+/// compressed.
+fn new_file_name(stem: &str, ext: &str, codec: Option<Codec>) -> String {
+    let uuid = uuid::Uuid::new_v4().simple();
+    match codec {
+        None => format!("{stem}-{uuid}.{ext}"),
+        Some(codec) => format!("{stem}-{uuid}.{ext}.{}", codec.extension()),
+    }
+}
+
 /// Writes one record field's file under a new name; `None` for an empty field.
 ///
 /// An unchanged file loaded from the same store is not rewritten: the backend
 /// gives its bytes the new name (a hard link on disk), so this version owns its
-/// files and removing the previous version's never takes them away.
+/// files and removing the previous version's never takes them away. Such a
+/// file keeps the compression it was stored with; a value in memory is
+/// written with the field's (`#[record(compress = "…")]`), compressed as it
+/// streams and hashed as stored.
 fn write_record_file(
     store: &Store,
     dir: &RecordDir,
@@ -199,12 +213,12 @@ fn write_record_file(
     }
     let ext = record.extension();
     let stem = sanitize(field.stem, READABLE_MAX).0;
-    let name = format!("{stem}-{}.{ext}", uuid::Uuid::new_v4().simple());
-    let path = dir.file_path(&name);
-    // Listed before the write: a write that fails part way (or a copy that
-    // fails after its link) leaves a file for the caller to remove.
-    written.push(path.clone());
     if let Some(file) = source.filter(|f| f.store.same_backend(store)) {
+        let name = new_file_name(&stem, ext, file.codec);
+        let path = dir.file_path(&name);
+        // Listed before the copy: one that fails after its link leaves a
+        // file for the caller to remove.
+        written.push(path.clone());
         match store.backend().copy(&file.path, &path, store.is_durable()) {
             Ok(()) => {
                 return Ok(Some(RecordFile {
@@ -224,6 +238,17 @@ fn write_record_file(
             Err(e) => return Err(e),
         }
     }
+    // A value in memory is written with the field's compression; a file
+    // from another store is copied as it is stored.
+    let codec = match source {
+        Some(file) if !record.has_value() => file.codec,
+        _ => field.compress,
+    };
+    let name = new_file_name(&stem, ext, codec);
+    let path = dir.file_path(&name);
+    // Listed before the write: a write that fails part way leaves a file for
+    // the caller to remove.
+    written.push(path.clone());
     let mut summary = None;
     // Nothing reads the file before meta.json names it, so it is written in
     // place; if the write fails, the caller deletes everything in `written`.
@@ -231,10 +256,20 @@ fn write_record_file(
         .backend()
         .put_new(&path, store.is_durable(), &mut |w| {
             let mut hw = HashingWriter::new(w);
-            match (record.write_value(&mut hw), source) {
-                (Some(written), _) => written.map_err(|e| e.within(dir.name(), ""))?,
-                (None, Some(file)) => file.copy_to(&mut hw)?,
-                (None, None) => {}
+            let in_rec = |e: Error| e.within(dir.name(), "");
+            match (codec, source) {
+                (Some(codec), _) if record.has_value() => {
+                    let mut enc = codec.encoder(&mut hw).map_err(Error::io)?;
+                    if let Some(written) = record.write_value(&mut enc) {
+                        written.map_err(in_rec)?;
+                    }
+                    enc.finish().map_err(Error::io)?;
+                }
+                _ => match (record.write_value(&mut hw), source) {
+                    (Some(written), _) => written.map_err(in_rec)?,
+                    (None, Some(file)) => file.copy_to(&mut hw)?,
+                    (None, None) => {}
+                },
             }
             summary = Some(hw.finish());
             Ok(())
@@ -243,6 +278,7 @@ fn write_record_file(
     Ok(Some(RecordFile {
         file: name,
         format: ext.to_owned(),
+        compression: codec.map(|c| c.to_string()),
         size,
         blake3,
     }))

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::dir::RecordDir;
 use crate::backend::join;
+use crate::compress::Codec;
 use crate::error::{Error, Result};
 use crate::format::Storable;
 use crate::lazy::{Lazy, Origin};
@@ -174,11 +175,23 @@ impl Parts {
                 reason: format!("record file name `{}` is not a plain file name", entry.file),
             });
         }
+        let codec = match entry.compression.as_deref().map(Codec::parse) {
+            None => None,
+            Some(Ok(codec)) => Some(codec),
+            Some(Err(e)) => {
+                return Err(Error::Corrupt {
+                    record: self.record.clone(),
+                    path: self.meta_shown(),
+                    reason: format!("record field `{field}` ({}): {e}", entry.file),
+                })
+            }
+        };
         Ok(Lazy::with_origin(Origin::File(RecordFileRef {
             store: self.store.clone(),
             path,
             record: self.record.clone(),
             entry,
+            codec,
         })))
     }
 }

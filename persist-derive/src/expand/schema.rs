@@ -3,8 +3,9 @@
 //! that defines it (for the provenance in `meta.json`).
 
 use super::{lit, StructGen};
+use crate::codec::{self, Codec};
 use crate::role::Role;
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use syn::LitStr;
 
@@ -35,12 +36,24 @@ pub(super) fn expand(gen: &StructGen) -> TokenStream {
         .filter(|f| f.is_data())
         .map(|f| lit(&f.name));
     let records = gen.fields.iter().filter_map(|f| {
-        let Role::Record { stem } = f.role else {
+        let Role::Record { stem, compress } = f.role else {
             return None;
         };
         let name = lit(&f.name);
         let stem = stem.cloned().unwrap_or_else(|| lit(&f.name));
-        Some(quote!(#p::RecordField { name: #name, stem: #stem }))
+        // valid.rs reported a value that does not parse; nothing is generated then.
+        let compress = match compress.and_then(|c| codec::parse(&c.value()).ok()) {
+            Some(Codec::Zstd(level)) => {
+                let level = Literal::i32_unsuffixed(level);
+                quote!(#p::Some(#p::Codec::Zstd(#level)))
+            }
+            Some(Codec::Gzip(level)) => {
+                let level = Literal::u32_unsuffixed(level);
+                quote!(#p::Some(#p::Codec::Gzip(#level)))
+            }
+            None => quote!(#p::None),
+        };
+        Some(quote!(#p::RecordField { name: #name, stem: #stem, compress: #compress }))
     });
     let type_name = lit(&gen.input.type_name());
     let version = gen.input.version();
