@@ -230,6 +230,69 @@ fn show_prints_key_data_and_npy_header() -> TestResult {
     Ok(())
 }
 
+#[derive(Persistence, Debug)]
+#[persist(name = "squeezed")]
+struct Squeezed {
+    #[key]
+    #[filename]
+    name: String,
+    #[record(compress = "zstd")]
+    frames: Lazy<Array2<i16>>,
+    #[record(compress = "gzip:9")]
+    trace: Lazy<Array1<f64>>,
+}
+
+#[test]
+fn show_and_verify_read_compressed_files() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("store");
+    let store = Store::open(&root)?.durable(false);
+    let mut s = Squeezed::new("m1");
+    s.frames
+        .set(Array2::from_shape_fn((300, 7), |(i, j)| (i + j) as i16));
+    s.trace.set(Array1::linspace(0.0, 1.0, 40));
+    s.save(&store)?;
+
+    let out = stdout_of(persist(&root).args(["show", "squeezed/squeezed-m1"]))?;
+    for expected in [
+        "npy (zstd:3)",
+        "npy (gzip:9)",
+        "int16",
+        "(300, 7)",
+        "float64",
+        "(40,)",
+        ".npy.zst",
+        ".npy.gz",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let json = stdout_of(persist(&root).args(["show", "squeezed/squeezed-m1", "--json"]))?;
+    let v: serde_json::Value = serde_json::from_str(&json)?;
+    assert_eq!(v["records"]["frames"]["compression"], "zstd:3");
+    assert_eq!(v["records"]["frames"]["shape"], serde_json::json!([300, 7]));
+    assert_eq!(v["records"]["trace"]["dtype"], "float64");
+
+    persist(&root)
+        .arg("verify")
+        .assert()
+        .success()
+        .stdout(contains("verified 1 record, 2 files").and(contains("all intact")));
+    let r = record(&root, "squeezed-m1")?;
+    let meta = r.meta.map_err(|e| e.to_string())?;
+    let file = root.join(&r.path).join(&meta.records["frames"].file);
+    let mut bytes = fs::read(&file)?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&file, bytes)?;
+    let assert = persist(&root).arg("verify").assert().code(1);
+    let out = String::from_utf8(assert.get_output().stdout.clone())?;
+    assert!(
+        out.contains("squeezed-m1") && out.contains("integrity check failed"),
+        "{out}"
+    );
+    Ok(())
+}
+
 #[test]
 fn show_of_a_missing_record_fails_in_one_line() -> TestResult {
     let (_dir, root) = store()?;

@@ -6,6 +6,7 @@
 //! <store>/<type>/<readable>.<key hash>/<n>/meta.json      autoinc number n of that key
 //!                                     /<n>/.claim         the number is taken
 //! <record folder>/<stem>-<uuid>.<ext>                     record files
+//! <record folder>/<stem>-<uuid>.<ext>.zst (or .gz)        compressed record files
 //! <record folder>/files/<name>                            extra files (save_file)
 //! ```
 //!

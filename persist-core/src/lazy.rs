@@ -43,8 +43,9 @@ pub(crate) enum Origin {
     Unset,
     /// Loaded from a record that was saved without this file.
     SavedEmpty { record: String, field: String },
-    /// A file in a store, not read yet (or read and cached).
-    File(RecordFileRef),
+    /// A file in a store, not read yet (or read and cached). Boxed: the
+    /// other variants are small.
+    File(Box<RecordFileRef>),
 }
 
 impl<T> Lazy<T> {
@@ -93,7 +94,7 @@ impl<T> Lazy<T> {
     /// The file this value was loaded from, if it came from a store.
     pub(crate) fn file(&self) -> Option<&RecordFileRef> {
         match &self.inner.origin {
-            Origin::File(f) => Some(f),
+            Origin::File(f) => Some(&**f),
             _ => None,
         }
     }
@@ -179,7 +180,8 @@ where
     /// the file the record was loaded with, also if the value was read since.
     ///
     /// Errors: [`Error::Unsupported`] if the value is not in a file on the local
-    /// disk (a memory or object store, a value only [`set`](Lazy::set)),
+    /// disk (a memory or object store, a value only [`set`](Lazy::set)) or its
+    /// file is compressed (`#[record(compress = "…")]`),
     /// [`Error::EmptyRecord`] if there is no value, [`Error::Integrity`] if the
     /// bytes changed, [`Error::TypeMismatch`] for another element type or
     /// dimension, [`Error::Superseded`] if a newer save removed the file.
@@ -231,7 +233,7 @@ where
 
     fn map_with(&self, verify: bool) -> Result<MmapView<A, D>> {
         let file = match &self.inner.origin {
-            Origin::File(file) => file,
+            Origin::File(file) => &**file,
             Origin::SavedEmpty { record, field } => {
                 return Err(Error::EmptyRecord {
                     record: record.clone(),

@@ -1,8 +1,10 @@
 //! Records are readable from Python: numpy loads every `.npy`, `json` loads
-//! `meta.json`, and an array numpy wrote reads back in Rust.
+//! `meta.json`, numpy loads compressed record files after `zstandard` or
+//! `gzip` decompression, and an array numpy wrote reads back in Rust.
 //!
-//! Needs `python3` with numpy (`$PERSIST_PYTHON` picks the interpreter). Without
-//! it the tests print why and pass; with `CI=true` they fail instead.
+//! Needs `python3` with numpy (and `zstandard` for the compressed files;
+//! `$PERSIST_PYTHON` picks the interpreter). Without them the tests print why
+//! and pass; with `CI=true` they fail instead.
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
@@ -39,9 +41,15 @@ struct Interop {
 
 /// The Python interpreter with numpy, or `None` (after saying why).
 fn python() -> Option<String> {
+    python_with("numpy")
+}
+
+/// The Python interpreter that can import `modules` (comma-separated), or
+/// `None` (after saying why).
+fn python_with(modules: &str) -> Option<String> {
     let py = std::env::var("PERSIST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let ok = Command::new(&py)
-        .args(["-c", "import numpy"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -50,9 +58,9 @@ fn python() -> Option<String> {
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but `{py}` cannot import numpy: .ci/run must install it"
+        "CI=true but `{py}` cannot import {modules}: .ci/run must install it"
     );
-    eprintln!("skipping the Python interop test: `{py}` with numpy is not available");
+    eprintln!("skipping the Python interop test: `{py}` with {modules} is not available");
     None
 }
 
@@ -171,6 +179,103 @@ print(json.dumps(out))
         "fortran",
         "int64",
         serde_json::json!([2, 3]),
+        serde_json::json!([[1, 3, 5], [2, 4, 6]]),
+    );
+}
+
+#[derive(Persistence)]
+#[persist(name = "interop_compressed")]
+struct Compressed {
+    #[key]
+    #[filename]
+    animal: String,
+    #[record(compress = "zstd")]
+    trace: Lazy<Array2<i16>>,
+    #[record(compress = "zstd:19")]
+    strong: Lazy<Array1<f64>>,
+    #[record(compress = "gzip")]
+    counts: Lazy<Array2<i32>>,
+    #[record(compress = "gzip:1")]
+    fortran: Lazy<Array2<i64>>,
+}
+
+#[test]
+fn numpy_reads_compressed_files_after_zstandard_or_gzip() {
+    let Some(py) = python_with("numpy, zstandard") else {
+        return;
+    };
+    let (store, dir) = fixtures::stores::local();
+    let mut rec = Compressed::new("A00");
+    rec.trace.set(Array2::from_shape_fn((500, 3), |(i, j)| {
+        ((i as f64 / 20.0).sin() * 1000.0) as i16 + j as i16
+    }));
+    rec.strong.set(Array1::linspace(0.0, 1.0, 1001));
+    rec.counts.set(array![[1, -2, 3], [4, 5, -6]]);
+    rec.fortran
+        .set(Array2::from_shape_vec((2, 3).f(), vec![1, 2, 3, 4, 5, 6]).unwrap());
+    rec.save(&store).unwrap();
+    let meta = dir.path().join(persist_core::layout::meta_path(
+        &rec.location(&store).unwrap(),
+    ));
+    // The way a Python user reads them: decompress the file's bytes by its
+    // "compression" (zstandard or gzip), then numpy.load the npy inside.
+    let script = r#"
+import gzip, io, json, sys, pathlib, numpy as np, zstandard
+meta_path = pathlib.Path(sys.argv[1])
+meta = json.load(open(meta_path, encoding="utf-8"))
+out = {}
+for field, rec in meta["records"].items():
+    stored = (meta_path.parent / rec["file"]).read_bytes()
+    codec = rec["compression"].split(":")[0]
+    if codec == "zstd":
+        raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(stored)).read()
+    else:
+        raw = gzip.decompress(stored)
+    a = np.load(io.BytesIO(raw), allow_pickle=False)
+    out[field] = {"file": rec["file"], "compression": rec["compression"], "dtype": str(a.dtype),
+                  "shape": list(a.shape), "values": a.tolist()}
+print(json.dumps(out))
+"#;
+    let read: serde_json::Value = serde_json::from_str(&run_python(&py, script, &[&meta])).unwrap();
+    let check = |field: &str, compression: &str, dtype: &str, values: serde_json::Value| {
+        let got = &read[field];
+        let suffix = if compression.starts_with("zstd") {
+            ".npy.zst"
+        } else {
+            ".npy.gz"
+        };
+        assert!(
+            got["file"].as_str().unwrap().ends_with(suffix),
+            "{field}: {got}"
+        );
+        assert_eq!(got["compression"], compression, "{field}");
+        assert_eq!(got["dtype"], dtype, "{field}");
+        assert_eq!(got["values"], values, "{field}");
+    };
+    let trace: Vec<Vec<i16>> = rec
+        .trace
+        .get()
+        .unwrap()
+        .outer_iter()
+        .map(|row| row.to_vec())
+        .collect();
+    check("trace", "zstd:3", "int16", serde_json::json!(trace));
+    check(
+        "strong",
+        "zstd:19",
+        "float64",
+        serde_json::json!(rec.strong.get().unwrap().to_vec()),
+    );
+    check(
+        "counts",
+        "gzip:6",
+        "int32",
+        serde_json::json!([[1, -2, 3], [4, 5, -6]]),
+    );
+    check(
+        "fortran",
+        "gzip:1",
+        "int64",
         serde_json::json!([[1, 3, 5], [2, 4, 6]]),
     );
 }

@@ -4,6 +4,7 @@
 use std::io;
 use std::process::ExitCode;
 
+use persist_core::compress::Codec;
 use persist_core::format::npy;
 use persist_core::maintenance::RecordEntry;
 use persist_core::meta::{Meta, Provenance, RecordFile};
@@ -91,7 +92,7 @@ pub(crate) fn show(opened: &Opened, arg: &str, json: bool, out: &mut Out) -> Cli
             t.row(vec![
                 (f.field.clone(), Style::Bold),
                 (f.file.file.clone(), Style::Plain),
-                (f.file.format.clone(), Style::Plain),
+                (format_text(&f.file), Style::Plain),
                 (dtype, style),
                 (shape, Style::Plain),
                 (human_bytes(f.file.size), Style::Plain),
@@ -232,10 +233,15 @@ fn record_files(store: &Store, record: &RecordEntry, meta: &Meta) -> Vec<ShownFi
                     Err(Error::NotFound { .. }) => ShownHeader::Missing,
                     Err(e) => ShownHeader::Unreadable(e.to_string()),
                     Ok(_) if file.format != "npy" => ShownHeader::None,
-                    // Only the header is read, never the array.
-                    Ok(mut r) => match npy::Header::read(&mut r) {
-                        Ok(h) => ShownHeader::Npy(h),
-                        Err(e) => ShownHeader::Unreadable(e.to_string()),
+                    // Only the header is read (decompressed first if the file
+                    // is compressed), never the array.
+                    Ok(mut r) => match file.compression.as_deref().map(Codec::parse) {
+                        None => npy_header(&mut r),
+                        Some(Ok(codec)) => match codec.decoder(r) {
+                            Ok(mut decoded) => npy_header(&mut decoded),
+                            Err(e) => ShownHeader::Unreadable(e.to_string()),
+                        },
+                        Some(Err(e)) => ShownHeader::Unreadable(e.to_string()),
                     },
                 }
             };
@@ -246,6 +252,21 @@ fn record_files(store: &Store, record: &RecordEntry, meta: &Meta) -> Vec<ShownFi
             }
         })
         .collect()
+}
+
+fn npy_header(r: &mut dyn std::io::Read) -> ShownHeader {
+    match npy::Header::read(r) {
+        Ok(h) => ShownHeader::Npy(h),
+        Err(e) => ShownHeader::Unreadable(e.to_string()),
+    }
+}
+
+/// The format column: `npy`, or `npy (zstd:3)` for a compressed file.
+fn format_text(file: &RecordFile) -> String {
+    match &file.compression {
+        Some(c) => format!("{} ({c})", file.format),
+        None => file.format.clone(),
+    }
 }
 
 /// The extra files of a record (`files/`), with their sizes.
@@ -277,6 +298,9 @@ fn show_json(
                 "size": f.file.size,
                 "blake3": f.file.blake3,
             });
+            if let Some(c) = &f.file.compression {
+                v["compression"] = Value::from(c.clone());
+            }
             match &f.header {
                 ShownHeader::Npy(h) => {
                     v["dtype"] = Value::from(dtype_name(&h.descr));

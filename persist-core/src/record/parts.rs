@@ -186,12 +186,12 @@ impl Parts {
                 })
             }
         };
-        Ok(Lazy::with_origin(Origin::File(RecordFileRef {
+        Ok(Lazy::with_origin(Origin::File(Box::new(RecordFileRef {
             store: self.store.clone(),
             path,
             record: self.record.clone(),
             entry,
             codec,
-        })))
+        }))))
     }
 }
