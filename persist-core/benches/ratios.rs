@@ -5,6 +5,7 @@
 //! cargo bench -p persist-core --bench ratios                 # full sizes (the defaults)
 //! cargo bench -p persist-core --bench ratios -- --quick      # about a minute
 //! cargo bench -p persist-core --bench ratios -- --json       # JSON lines
+//! cargo bench -p persist-core --bench ratios -- --only save_zstd,load_zstd   # some rows
 //! target/release/deps/ratios-<hash> --bench [flags]          # the built binary, no cargo lock
 //! ```
 //!
@@ -48,6 +49,31 @@ struct Big {
 }
 
 const COLS: usize = 1024;
+
+/// A recording of int16 samples, plain and zstd-compressed (one type name, so
+/// the two stores hold the same record).
+#[derive(Persistence)]
+#[persist(name = "signal")]
+struct Signal {
+    #[key]
+    #[filename]
+    name: String,
+    #[record]
+    data: Lazy<Array2<i16>>,
+}
+
+#[derive(Persistence)]
+#[persist(name = "signal")]
+struct SignalZstd {
+    #[key]
+    #[filename]
+    name: String,
+    #[record(compress = "zstd")]
+    data: Lazy<Array2<i16>>,
+}
+
+/// Channels of the int16 recording (its columns).
+const CHANNELS: usize = 64;
 
 // ---------------------------------------------------------------- options
 
@@ -254,6 +280,24 @@ const SCENARIOS: &[Scenario] = &[
         setup: setup_big,
     },
     Scenario {
+        id: "save_zstd",
+        title: |o| format!("save {} MB int16 signal, zstd (vs plain npy)", o.array_mb),
+        // What compression costs, for the bytes it saves: not a target.
+        target: f64::NAN,
+        setup: |_, _| {},
+    },
+    Scenario {
+        id: "load_zstd",
+        title: |o| {
+            format!(
+                "load + get() {} MB int16 signal, zstd (vs plain)",
+                o.array_mb
+            )
+        },
+        target: f64::NAN,
+        setup: setup_signal,
+    },
+    Scenario {
         id: "save_small",
         title: |o| format!("save {} small records (durable)", o.small_durable),
         target: 1.3,
@@ -332,6 +376,35 @@ fn big_array(o: &Opts) -> Array2<f64> {
     Array2::from_shape_fn((o.rows(), COLS), |(i, j)| (i * COLS + j) as f64 * 0.5)
 }
 
+/// A recording as an electrode array gives it: `CHANNELS` columns of int16
+/// samples, each a sum of two slow oscillations (its own phase and
+/// amplitude) plus a few counts of noise, `array_mb` MiB in all. It
+/// compresses as real recordings do, modestly: the noise is incompressible.
+fn signal(o: &Opts) -> Array2<i16> {
+    let samples = (o.array_mb << 20) / (CHANNELS * 2);
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    Array2::from_shape_fn((samples, CHANNELS), |(i, j)| {
+        // splitmix64: cheap, seeded noise of -4..=4 counts.
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let noise = ((z ^ (z >> 31)) % 9) as f64 - 4.0;
+        let t = i as f64 / 30_000.0;
+        let phase = j as f64 * 0.1;
+        let slow = 800.0 * (2.0 * std::f64::consts::PI * 7.0 * t + phase).sin()
+            + 300.0 * (2.0 * std::f64::consts::PI * 40.0 * t + 2.0 * phase).sin();
+        (slow + noise) as i16
+    })
+}
+
+/// The size of the one record file of the record in `store_dir`.
+fn record_file_bytes(store_dir: &Path) -> f64 {
+    let walked = persist_core::maintenance::walk(&Store::open(store_dir).unwrap()).unwrap();
+    let meta = walked[0].meta.as_ref().unwrap();
+    meta.records.values().map(|r| r.size).sum::<u64>() as f64
+}
+
 /// The npy bytes of an array (for references that write "the same bytes").
 fn npy_header(shape: &[usize]) -> Vec<u8> {
     // The header ndarray-npy writes for a standard-layout little-endian f64 array.
@@ -406,6 +479,21 @@ fn setup_big(o: &Opts, dir: &Path) {
     b.save(&store).unwrap();
 }
 
+fn setup_signal(o: &Opts, dir: &Path) {
+    let plain_dir = dir.join("signal-plain");
+    if plain_dir.exists() {
+        return;
+    }
+    let data = signal(o);
+    let mut plain = Signal::new("s");
+    plain.data.set(data.clone());
+    plain.save(&Store::open(&plain_dir).unwrap()).unwrap();
+    let mut zstd = SignalZstd::new("s");
+    zstd.data.set(data);
+    zstd.save(&Store::open(dir.join("signal-zstd")).unwrap())
+        .unwrap();
+}
+
 fn setup_all(o: &Opts, dir: &Path) {
     let store_dir = dir.join("all-store");
     if store_dir.exists() {
@@ -472,6 +560,8 @@ fn run_child(args: &[String]) {
         "load_big_noverify" => child_load_big(&work, persist, false),
         "mmap_row" => child_mmap(&work, persist, false),
         "mmap_verified" => child_mmap(&work, persist, true),
+        "save_zstd" => child_save_signal(&o, &work, persist),
+        "load_zstd" => child_load_signal(&work, persist),
         "save_small" => child_save_small(&o, &work, true),
         "save_small_nosync" => child_save_small(&o, &work, false),
         "all_small" => child_all(&o, &work, persist),
@@ -530,6 +620,50 @@ fn child_save_big(o: &Opts, work: &Path, persist: bool) -> Measured {
             secs: t.elapsed().as_secs_f64(),
             extra: None,
         }
+    }
+}
+
+/// Saves the recording, zstd-compressed (`persist`) or plain; `extra` is the
+/// bytes on disk.
+fn child_save_signal(o: &Opts, work: &Path, compressed: bool) -> Measured {
+    let data = signal(o);
+    let out = work.join("out");
+    let store = Store::open(&out).unwrap();
+    let t = start();
+    if compressed {
+        let mut s = SignalZstd::new("s");
+        s.data.set(data);
+        s.save(&store).unwrap();
+    } else {
+        let mut s = Signal::new("s");
+        s.data.set(data);
+        s.save(&store).unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    Measured {
+        secs,
+        extra: Some(record_file_bytes(&out)),
+    }
+}
+
+/// Loads the recording and reads it whole (verified), from the zstd store
+/// (`persist`) or the plain one; `extra` is the bytes on disk.
+fn child_load_signal(work: &Path, compressed: bool) -> Measured {
+    let dir = work.join(if compressed {
+        "signal-zstd"
+    } else {
+        "signal-plain"
+    });
+    let store = Store::open(&dir).unwrap();
+    let t = start();
+    let loaded = Signal::new("s").load(&store).unwrap();
+    let a = loaded.data.get().unwrap();
+    let last = a[[a.nrows() - 1, CHANNELS - 1]];
+    let secs = t.elapsed().as_secs_f64();
+    assert!(a.nrows() > 0 && last > i16::MIN);
+    Measured {
+        secs,
+        extra: Some(record_file_bytes(&dir)),
     }
 }
 
@@ -918,6 +1052,8 @@ struct Row {
     reference_peak_mb: f64,
     /// Peak RSS during the timed part above the RSS at its start, persist side.
     persist_rise_mb: f64,
+    /// What each side left on disk, for the rows that report it.
+    disk_bytes: Option<(f64, f64)>,
     rounds: usize,
 }
 
@@ -956,6 +1092,7 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
     let mut p_peak = 0u64;
     let mut r_peak = 0u64;
     let mut p_rise = 0u64;
+    let (mut p_bytes, mut r_bytes) = (None, None);
     // The long scenarios (thousands of saves each) run at most 3 rounds, each
     // in one child that measures both sides, taking turns (see
     // `child_save_small`, `child_compute` and `paired_autoinc`).
@@ -1013,8 +1150,8 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
             ["reference", "persist"]
         };
         for side in order {
-            // save_big gets a fresh folder, removed after; readers share the setup.
-            let writes = sc.id == "save_big";
+            // Savers get a fresh folder, removed after; readers share the setup.
+            let writes = matches!(sc.id, "save_big" | "save_zstd");
             let child_dir = if writes {
                 let d = work.join(format!("{}-{round}-{side}", sc.id));
                 fs::create_dir_all(&d).unwrap();
@@ -1046,9 +1183,11 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
                 p.push(s.secs);
                 p_peak = p_peak.max(s.peak_kb);
                 p_rise = p_rise.max(s.peak_kb.saturating_sub(s.base_kb));
+                p_bytes = p_bytes.or(s.extra);
             } else {
                 r.push(s.secs);
                 r_peak = r_peak.max(s.peak_kb);
+                r_bytes = r_bytes.or(s.extra);
             }
         }
     }
@@ -1061,6 +1200,7 @@ fn run_scenario(exe: &Path, sc: &Scenario, o: &Opts, work: &Path) -> Row {
         persist_peak_mb: mb(p_peak),
         reference_peak_mb: mb(r_peak),
         persist_rise_mb: mb(p_rise),
+        disk_bytes: p_bytes.zip(r_bytes),
         rounds,
     }
 }
@@ -1103,6 +1243,8 @@ fn print_row(o: &Opts, row: &Row) {
                 "pass": (!row.target.is_nan()).then(|| row.pass()),
                 "persist_peak_rss_mb": row.persist_peak_mb,
                 "reference_peak_rss_mb": row.reference_peak_mb,
+                "persist_disk_bytes": row.disk_bytes.map(|b| b.0),
+                "reference_disk_bytes": row.disk_bytes.map(|b| b.1),
                 "rounds": row.rounds,
             })
         );
@@ -1237,6 +1379,31 @@ fn main() {
                 format!("{value:.2} {unit}"),
                 format!("≤ {target} {unit}"),
                 if value <= target { "pass" } else { "FAIL" }
+            );
+        }
+    }
+    let disk: Vec<&Row> = rows.iter().filter(|r| r.disk_bytes.is_some()).collect();
+    if !o.json && !disk.is_empty() {
+        println!();
+        println!(
+            "| {:<56} | {:>10} | {:>10} | {:>7} |",
+            "bytes on disk", "persist", "reference", "ratio"
+        );
+        println!(
+            "|{}|{}|{}|{}|",
+            "-".repeat(58),
+            "-".repeat(12),
+            "-".repeat(12),
+            "-".repeat(9)
+        );
+        for r in disk {
+            let (p, q) = r.disk_bytes.unwrap_or((f64::NAN, f64::NAN));
+            println!(
+                "| {:<56} | {:>10} | {:>10} | {:>7.3} |",
+                r.title,
+                format!("{:.1} MB", p / (1 << 20) as f64),
+                format!("{:.1} MB", q / (1 << 20) as f64),
+                p / q
             );
         }
     }
