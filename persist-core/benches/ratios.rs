@@ -566,9 +566,9 @@ fn run_child(args: &[String]) {
         "save_small_nosync" => child_save_small(&o, &work, false),
         "all_small" => child_all(&o, &work, persist),
         "lookup" => child_lookup(&o, &work, persist),
-        "compute_miss" => child_compute(&o, &work, Compute::Miss { durable: true }),
-        "compute_miss_nosync" => child_compute(&o, &work, Compute::Miss { durable: false }),
-        "compute_hit" => child_compute(&o, &work, Compute::Hit),
+        "compute_miss" => child_compute(&o, &work, false, true),
+        "compute_miss_nosync" => child_compute(&o, &work, false, false),
+        "compute_hit" => child_compute(&o, &work, true, false),
         "autoinc" => child_autoinc(&o, &work),
         "autoinc_raw" => child_autoinc_raw(&o, &work),
         other => usage(&format!("unknown scenario {other}")),
@@ -776,25 +776,12 @@ fn child_save_small(o: &Opts, work: &Path, durable: bool) -> Measured {
 }
 
 /// `load_or_compute` against what it did before leases, in alternating
-/// blocks of `PAIR_BLOCK` keys on one store without fsync (where a lease's
-/// create and delete weigh most): on a miss, `load` (absent), the
-/// computation, `save`; on a hit (`hit`: every key saved first, untimed),
-/// `load`.
-/// What `child_compute` measures.
-#[derive(Clone, Copy)]
-enum Compute {
-    /// Every key is missing: the lease is taken, the result saved.
-    Miss { durable: bool },
-    /// Every key is stored: no lease.
-    Hit,
-}
-
-fn child_compute(o: &Opts, work: &Path, what: Compute) -> Measured {
-    let (hit, durable, count) = match what {
-        Compute::Miss { durable: true } => (false, true, o.small_durable),
-        Compute::Miss { durable: false } => (false, false, o.small),
-        Compute::Hit => (true, false, o.small),
-    };
+/// blocks of `PAIR_BLOCK` keys: on a miss, `load` (absent), the computation,
+/// `save`; on a hit (`hit`: every key saved first, untimed), `load`. Misses
+/// run with and without fsync (without it the lease's create and delete weigh
+/// most); hits take no lease, so they run without fsync only.
+fn child_compute(o: &Opts, work: &Path, hit: bool, durable: bool) -> Measured {
+    let count = if durable { o.small_durable } else { o.small };
     let store = Store::open(work.join("persist")).unwrap().durable(durable);
     let compute = |r: &mut Small, i: usize| {
         let full = small_record(i);
