@@ -43,11 +43,16 @@ pub(crate) fn numbers(store: &Store, key_path: &str) -> Result<Vec<u64>> {
         .collect())
 }
 
+/// The bytes of a new claim. The uuid makes them this run's alone: `sync`
+/// tells a copy of the same run from another run given the same number
+/// elsewhere by them, and two claims by one process in one second would
+/// otherwise be the same.
 fn claim_body() -> Vec<u8> {
     format!(
-        "{{\"pid\": {}, \"claimed_at\": \"{}\"}}\n",
+        "{{\"pid\": {}, \"claimed_at\": \"{}\", \"run\": \"{}\"}}\n",
         std::process::id(),
-        crate::meta::now_rfc3339()
+        crate::meta::now_rfc3339(),
+        uuid::Uuid::new_v4().simple()
     )
     .into_bytes()
 }
@@ -118,4 +123,26 @@ pub(crate) fn claim_exact(store: &Store, dir: &RecordDir) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Takes the number `n` under the key folder `key_path` for a run copied from
+/// another store, whose `.claim` held `body`: creates the claim with the same
+/// bytes, so that the copy of the same run is recognised by a later sync, and
+/// moves the key's counter past `n`, so that the next automatic number on this
+/// store is a fresh one. Returns `Ok(false)` if the number is already claimed
+/// here by a run with other claim bytes: another run's number, which the copy
+/// must not take.
+pub(crate) fn claim_copied(store: &Store, key_path: &str, n: u64, body: &[u8]) -> Result<bool> {
+    let claim = crate::backend::join(&[key_path, &n.to_string(), crate::record::CLAIM_FILE]);
+    let counter = lock_counter(store, key_path);
+    let ours = store.backend().create(&claim, body, store.is_durable())?
+        || store.backend().read_all(&claim)? == body;
+    if let Some(counter) = counter {
+        // As in `claim_exact`: a counter at or below `n` would hand `n` out
+        // again only to step past it, or, listed away, never see it.
+        if counter.get().is_some_and(|next| next <= n) {
+            counter.set(n + 1, store.is_durable());
+        }
+    }
+    Ok(ours)
 }
