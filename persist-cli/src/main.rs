@@ -10,6 +10,7 @@
 //! persist prune [STORE] [--older-than AGE] [--type T]... [--keep-last N]
 //!               [--max-size SIZE] [--min-age AGE] [--with-dependents] [--dry-run]
 //!                                           remove whole records by age, count and size
+//! persist sync SRC DST [--dry-run] [-j N]   copy the records DST lacks or holds older
 //! ```
 //!
 //! The store is `--store DIR`, else `$PERSIST_STORE`, else `./.persist`. The
@@ -25,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use persist_core::maintenance::PruneOptions;
+use persist_core::maintenance::{self, PruneOptions};
 use persist_core::Store;
 
 use output::Out;
@@ -118,6 +119,21 @@ enum Command {
         #[arg(long, short = 'n')]
         dry_run: bool,
     },
+    /// Copy the records DST lacks or holds in an older version from SRC (folders or s3:// URLs)
+    Sync {
+        /// The store to copy from: a folder or a URL such as s3://bucket/prefix
+        #[arg(value_name = "SRC")]
+        src: String,
+        /// The store to copy to (a folder is made if missing)
+        #[arg(value_name = "DST")]
+        dst: String,
+        /// Only print what would be copied
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+        /// Records copied at the same time
+        #[arg(long, short = 'j', value_name = "N", default_value_t = maintenance::DEFAULT_SYNC_CONCURRENCY)]
+        jobs: usize,
+    },
 }
 
 /// What can end the command.
@@ -203,6 +219,7 @@ fn clap_error(e: clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli, out: &mut Out) -> CliResult {
+    // `prune` may name its store as an argument; `sync` names its two itself.
     let flag = match (&cli.command, cli.store) {
         (
             Command::Prune {
@@ -222,14 +239,14 @@ fn run(cli: Cli, out: &mut Out) -> CliResult {
         ) => Some(s.clone()),
         (_, flag) => flag,
     };
-    let store = open_store(flag)?;
+    let store = || open_store(flag.clone());
     match cli.command {
-        Command::Ls { type_name, json } => cmd::ls(&store, type_name.as_deref(), json, out),
-        Command::Show { record, json } => cmd::show(&store, &record, json, out),
-        Command::Tree { depth } => cmd::tree(&store, depth, out),
-        Command::Verify { verbose } => cmd::verify(&store, verbose, out),
-        Command::Gc { dry_run, min_age } => cmd::gc(&store, dry_run, min_age, out),
-        Command::Du => cmd::du(&store, out),
+        Command::Ls { type_name, json } => cmd::ls(&store()?, type_name.as_deref(), json, out),
+        Command::Show { record, json } => cmd::show(&store()?, &record, json, out),
+        Command::Tree { depth } => cmd::tree(&store()?, depth, out),
+        Command::Verify { verbose } => cmd::verify(&store()?, verbose, out),
+        Command::Gc { dry_run, min_age } => cmd::gc(&store()?, dry_run, min_age, out),
+        Command::Du => cmd::du(&store()?, out),
         Command::Prune {
             folder: _,
             older_than,
@@ -249,7 +266,24 @@ fn run(cli: Cli, out: &mut Out) -> CliResult {
                 with_dependents,
                 dry_run,
             };
-            cmd::prune(&store, options, out)
+            cmd::prune(&store()?, options, out)
+        }
+        Command::Sync {
+            src,
+            dst,
+            dry_run,
+            jobs,
+        } => {
+            let opts = maintenance::SyncOptions {
+                concurrency: jobs.max(1),
+                dry_run,
+            };
+            cmd::sync(
+                &open_store(Some(src))?,
+                &open_destination(&dst, dry_run)?,
+                &opts,
+                out,
+            )
         }
     }
 }
@@ -289,6 +323,26 @@ fn open_store(flag: Option<String>) -> CliResult<Opened> {
     Ok(Opened {
         store,
         shown: location,
+        root: Some(root),
+    })
+}
+
+/// The store `sync` copies to: as `open_store`, but a missing folder is
+/// made, since writing there is what was asked; for a dry run it is not, and
+/// stands for an empty store.
+fn open_destination(location: &str, dry_run: bool) -> CliResult<Opened> {
+    if location.contains("://") {
+        return open_url(location);
+    }
+    let root = PathBuf::from(location);
+    let store = if dry_run && !root.exists() {
+        Store::memory()
+    } else {
+        Store::open(&root)?
+    };
+    Ok(Opened {
+        store,
+        shown: location.to_owned(),
         root: Some(root),
     })
 }

@@ -18,6 +18,10 @@
 //! - `all_small`: `T::all` over `--records` small records, against the same
 //!   `meta.json` objects read with one `GET` after another. Target: persist at
 //!   least 5× faster. The row also shows raw `GET`s 32 at a time, the floor.
+//! - `sync_small`: `maintenance::sync` of `--records` small records from a
+//!   local store to a fresh prefix, `SyncOptions::default()` (16 records at a
+//!   time) against the same sync one record at a time. Target: at least 5×
+//!   faster.
 //!
 //! Without `PERSIST_TEST_S3_URL` it says so and exits (so that
 //! `cargo test --all-targets` passes without a server). Everything it writes is
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use persist_core::maintenance::{sync, SyncOptions, DEFAULT_SYNC_CONCURRENCY};
 use persist_core::ndarray::Array1;
 use persist_core::object_store::aws::AmazonS3Builder;
 use persist_core::object_store::path::Path;
@@ -340,6 +345,54 @@ fn bench_all(opts: &Opts, rt: &tokio::runtime::Runtime, store: &Store, raw: &Raw
     );
 }
 
+/// Syncs `--records` small records from a local store to fresh prefixes of
+/// `url`: 16 at a time against one after another.
+fn bench_sync(opts: &Opts, url: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = Store::open(dir.path()).expect("local store").durable(false);
+    for id in 0..opts.records {
+        let mut r = Small::new(id as u32);
+        r.score = id as f64;
+        r.note = format!("record {id}");
+        r.save(&local).expect("save small");
+    }
+    let mut round = 0;
+    let mut once = |concurrency: usize| {
+        round += 1;
+        let dst = Store::open_url(&format!("{url}/sync-{round}")).expect("open sync prefix");
+        let opts = SyncOptions {
+            concurrency,
+            ..SyncOptions::default()
+        };
+        let took = timed(|| {
+            let report = sync(&local, &dst, &opts, |_| {}).expect("sync");
+            assert!(report.is_ok(), "{report}");
+        });
+        dst.backend().delete_all("").expect("clean up sync prefix");
+        took
+    };
+    let mut times = (Vec::new(), Vec::new());
+    for r in 0..opts.rounds {
+        for concurrent in [r % 2 == 0, r % 2 != 0] {
+            if concurrent {
+                times.0.push(once(DEFAULT_SYNC_CONCURRENCY));
+            } else {
+                times.1.push(once(1));
+            }
+        }
+    }
+    row(
+        "sync_small",
+        median(times.0),
+        median(times.1),
+        ">= 5x faster (ratio <= 0.20x)",
+        &format!(
+            "  ({} records, {DEFAULT_SYNC_CONCURRENCY} at a time against one at a time)",
+            opts.records
+        ),
+    );
+}
+
 fn main() {
     let opts = parse_opts();
     let Some(url) = test_url("bench") else {
@@ -364,5 +417,6 @@ fn main() {
     );
     bench_large(&opts, &rt, &store, &raw);
     bench_all(&opts, &rt, &store, &raw);
+    bench_sync(&opts, &url);
     store.backend().delete_all("").expect("clean up");
 }

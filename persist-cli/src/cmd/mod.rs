@@ -14,6 +14,7 @@ mod gc;
 mod ls;
 mod prune;
 mod show;
+mod sync;
 mod tree;
 mod verify;
 
@@ -22,6 +23,7 @@ pub(crate) use gc::gc;
 pub(crate) use ls::ls;
 pub(crate) use prune::prune;
 pub(crate) use show::show;
+pub(crate) use sync::sync;
 pub(crate) use tree::tree;
 pub(crate) use verify::verify;
 

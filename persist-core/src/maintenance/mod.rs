@@ -1,5 +1,5 @@
 //! Looking after a store as a whole: listing every record, verifying checksums,
-//! removing what interrupted saves left behind. What the `persist` command runs.
+//! removing what interrupted saves left behind, copying records between stores. What the `persist` command runs.
 //!
 //! Everything here is type-agnostic: it works on the layout of a store (see
 //! [`RecordDir`](crate::RecordDir)) and on `meta.json` ([`Meta`](crate::meta::Meta)),
@@ -13,6 +13,7 @@
 //! | [`gc`] | removes temporary files, superseded record files and the files of unfinished saves |
 //! | [`du`] | records, files and bytes per type |
 //! | [`prune`] | removes whole records by age, count per key and size, never young or referenced ones |
+//! | [`sync`] | copies the records another store lacks or holds older, checked against their blake3 |
 //!
 //! ```
 //! use persist_core::maintenance::{du, gc, prune, verify, walk, GcOptions, PruneOptions};
@@ -33,6 +34,7 @@
 mod du;
 mod gc;
 mod prune;
+mod sync;
 mod verify;
 mod walk;
 
@@ -45,6 +47,10 @@ pub use gc::{gc, GcOptions, GcReport, Leftover, LeftoverKind, DEFAULT_MIN_AGE};
 pub use prune::{
     prune, Protection, PruneCandidate, PruneOptions, PruneReason, PruneReport,
     DEFAULT_PRUNE_MIN_AGE,
+};
+pub use sync::{
+    sync, SyncConflict, SyncFailure, SyncOptions, SyncProgress, SyncReport,
+    DEFAULT_SYNC_CONCURRENCY,
 };
 pub use verify::{verify, Damage, VerifyProgress, VerifyReport};
 pub use walk::{record_at, type_dirs, walk, walk_type, RecordEntry};
