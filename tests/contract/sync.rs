@@ -27,6 +27,9 @@ struct Trace {
     gain: f64,
     #[record]
     samples: Lazy<Array1<f32>>,
+    /// Copied as stored: the blake3 is of the compressed bytes.
+    #[record(compress = "zstd")]
+    envelope: Lazy<Array1<f32>>,
 }
 
 #[derive(Persistence, Debug, Clone)]
@@ -48,6 +51,7 @@ fn trace(cell: &str, seed: u64, len: usize) -> Trace {
     t.samples.set(Array1::from_iter(
         (0..len).map(|i| (i as f32).sin() * seed as f32),
     ));
+    t.envelope.set(Array1::from_elem(len, seed as f32));
     t
 }
 
@@ -93,6 +97,7 @@ fn same_records(dst: &Store, traces: &[Trace]) {
         let back = Trace::new(&t.cell, t.seed).load(dst).unwrap();
         assert_eq!(back.gain, t.gain);
         assert_eq!(back.samples.get().unwrap(), t.samples.get().unwrap());
+        assert_eq!(back.envelope.get().unwrap(), t.envelope.get().unwrap());
         let fits = Fit::query().trace(Ref::to(t)).run(dst).unwrap();
         let mut losses: Vec<(Option<u32>, f64)> =
             fits.iter().map(|f| (f.attempt, f.loss)).collect();
