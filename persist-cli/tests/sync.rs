@@ -105,6 +105,7 @@ fn sync_reports_a_number_taken_by_another_run_and_fails() -> TestResult {
         "the other run was overwritten"
     );
     assert_eq!(walk(&team)?.len(), 2);
+    assert!(verify(&team, |_| {})?.is_ok());
     Ok(())
 }
 

@@ -256,6 +256,8 @@ fn an_autoinc_number_another_run_holds_is_a_conflict_and_new_runs_get_fresh_numb
             (0, 1),
             "{what}"
         );
+        let checked = verify(&dst.store, |_| {}).unwrap();
+        assert!(checked.is_ok(), "{what}: {:?}", checked.damaged);
     }
 }
 
