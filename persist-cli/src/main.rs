@@ -363,18 +363,23 @@ fn open_url(url: &str) -> CliResult<Opened> {
     )))
 }
 
-/// Parses an age: a number with an optional unit `s`, `m`, `h` or `d`
-/// (seconds without one).
-fn parse_age(text: &str) -> Result<Duration, String> {
+/// Splits `90s` or `1.5 G` into its number and its unit (trimmed, maybe
+/// empty); `None` if it does not start with a number.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
     let t = text.trim();
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not an age such as 90s, 30m, 1h, 2d or 0"))?;
-    let scale = match unit.trim() {
+    Some((num.parse().ok()?, unit.trim()))
+}
+
+/// Parses an age: a number with an optional unit `s`, `m`, `h` or `d`
+/// (seconds without one).
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let (value, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not an age such as 90s, 30m, 1h, 2d or 0"))?;
+    let scale = match unit {
         "" | "s" | "sec" | "secs" => 1.0,
         "m" | "min" | "mins" => 60.0,
         "h" | "hour" | "hours" => 3600.0,
@@ -392,15 +397,9 @@ fn parse_age(text: &str) -> Result<Duration, String> {
 /// (powers of 1024, as `persist du` shows sizes; `KiB`, `MB` and the like
 /// mean the same), bytes without one.
 fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 500M, 10G, 1.5T or 1048576"))?;
-    let unit = unit.trim().to_ascii_uppercase();
+    let (value, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not a size such as 500M, 10G, 1.5T or 1048576"))?;
+    let unit = unit.to_ascii_uppercase();
     let unit = unit
         .strip_suffix("IB")
         .or_else(|| unit.strip_suffix('B'))
