@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{check_rel, Backend, Entry, WriteFn};
 use crate::error::{Error, Result};
-use open::io_err;
+use open::{fs_err, io_err, missing};
 use write::fill;
 
 pub(crate) mod counter;
@@ -120,6 +120,23 @@ impl LocalBackend {
             }
         }
         Ok((self.root.join(path), parent_seen))
+    }
+
+    /// The full paths of `from` and `to` for a copy, link or rename, and the
+    /// folder of `to`, made if it was missing.
+    fn source_and_target(
+        &self,
+        from: &str,
+        to: &str,
+        durable: bool,
+    ) -> Result<(PathBuf, PathBuf, PathBuf)> {
+        let source = self.full(from)?;
+        let (target, dir_exists) = self.full_checked(to)?;
+        let dir = parent_of(&target)?.to_path_buf();
+        if !dir_exists {
+            self.ensure_dir(&dir, durable)?;
+        }
+        Ok((source, target, dir))
     }
 
     /// Opens the folder `prefix` for listing: `None` if it does not exist (or
@@ -447,23 +464,15 @@ impl Backend for LocalBackend {
     }
 
     fn copy(&self, from: &str, to: &str, durable: bool) -> Result<()> {
-        let source = self.full(from)?;
-        let (target, dir_exists) = self.full_checked(to)?;
-        let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
+        let (source, target, dir) = self.source_and_target(from, to, durable)?;
         match fs::hard_link(&source, &target) {
             Ok(()) => {
                 if durable {
-                    sync_dir(dir)?;
+                    sync_dir(&dir)?;
                 }
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-                record: String::new(),
-                path: source.display().to_string(),
-            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(missing(&source)),
             // File systems without hard links: copy the bytes through a temp file.
             Err(_) => {
                 let mut reader = self.get(from)?;
@@ -476,24 +485,10 @@ impl Backend for LocalBackend {
     }
 
     fn rename(&self, from: &str, to: &str, durable: bool) -> Result<()> {
-        let source = self.full(from)?;
-        let (target, dir_exists) = self.full_checked(to)?;
-        let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
-        match fs::rename(&source, &target) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    record: String::new(),
-                    path: source.display().to_string(),
-                })
-            }
-            Err(e) => return Err(io_err(e, &source)),
-        }
+        let (source, target, dir) = self.source_and_target(from, to, durable)?;
+        fs::rename(&source, &target).map_err(|e| fs_err(e, &source))?;
         if durable {
-            sync_dir(dir)?;
+            sync_dir(&dir)?;
             let from_dir = parent_of(&source)?;
             if from_dir != dir {
                 sync_dir(from_dir)?;
@@ -503,23 +498,13 @@ impl Backend for LocalBackend {
     }
 
     fn create_from(&self, from: &str, to: &str, durable: bool) -> Result<bool> {
-        let source = self.full(from)?;
-        let (target, dir_exists) = self.full_checked(to)?;
-        let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
+        let (source, target, dir) = self.source_and_target(from, to, durable)?;
         // A hard link is the whole file under its new name at once, and
         // never replaces what is there.
         match fs::hard_link(&source, &target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound {
-                    record: String::new(),
-                    path: source.display().to_string(),
-                })
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing(&source)),
             // File systems without hard links: a create, which a reader may
             // see empty for a moment.
             Err(_) => {
@@ -528,7 +513,7 @@ impl Backend for LocalBackend {
             }
         }
         if durable {
-            sync_dir(dir)?;
+            sync_dir(&dir)?;
         }
         Ok(true)
     }

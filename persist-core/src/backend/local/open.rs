@@ -37,11 +37,7 @@ pub(super) fn open_no_symlinks(full: &Path, stat: bool) -> Option<Result<(File, 
                         .within("", &full.display().to_string())),
                     Err(e) => Err(io_err(e, full)),
                 },
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-                    record: String::new(),
-                    path: full.display().to_string(),
-                }),
-                Err(e) => Err(io_err(e, full)),
+                Err(e) => Err(fs_err(e, full)),
             };
         Some(opened)
     }
@@ -66,24 +62,14 @@ pub(super) fn open_checked(full: &Path) -> Result<(File, Option<u64>)> {
             return Err(Error::corrupt("is not a regular file").within("", &shown))
         }
         Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::NotFound {
-                record: String::new(),
-                path: shown,
-            })
-        }
-        Err(e) => return Err(io_err(e, full)),
+        Err(e) => return Err(fs_err(e, full)),
     }
     match File::open(full) {
         Ok(f) => {
             let size = f.metadata().map_err(|e| io_err(e, full))?.len();
             Ok((f, Some(size)))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound {
-            record: String::new(),
-            path: shown,
-        }),
-        Err(e) => Err(io_err(e, full)),
+        Err(e) => Err(fs_err(e, full)),
     }
 }
 
@@ -182,6 +168,23 @@ pub(crate) fn changed_at(full: &Path) -> Option<SystemTime> {
     #[cfg(not(unix))]
     {
         meta.modified().ok()
+    }
+}
+
+/// An I/O error at a local path, [`Error::NotFound`] if nothing is there.
+pub(super) fn fs_err(source: io::Error, path: &Path) -> Error {
+    if source.kind() == io::ErrorKind::NotFound {
+        missing(path)
+    } else {
+        io_err(source, path)
+    }
+}
+
+/// [`Error::NotFound`] for a local path.
+pub(super) fn missing(path: &Path) -> Error {
+    Error::NotFound {
+        record: String::new(),
+        path: path.display().to_string(),
     }
 }
 
