@@ -17,7 +17,7 @@ use crate::store::Store;
 use super::walk::{walk, RecordEntry};
 
 /// The `concurrency` of [`SyncOptions::default`]: records copied at once.
-pub const DEFAULT_SYNC_CONCURRENCY: usize = 16;
+pub const DEFAULT_SYNC_CONCURRENCY: usize = 32;
 
 /// How [`sync`] runs.
 ///
