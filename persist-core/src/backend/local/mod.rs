@@ -207,6 +207,17 @@ impl LocalBackend {
         Ok((target, false))
     }
 
+    /// [`full`](Self::full), without the walk when `path` is in the folder
+    /// [`make_dir`](Backend::make_dir) last checked.
+    fn full_or_checked(&self, path: &str) -> Result<PathBuf> {
+        check_rel(path)?;
+        let target = self.root.join(path);
+        match target.parent() {
+            Some(dir) if !path.is_empty() && self.is_checked(dir) => Ok(target),
+            _ => self.full(path),
+        }
+    }
+
     fn is_checked(&self, dir: &Path) -> bool {
         self.checked_dir
             .lock()
@@ -341,24 +352,23 @@ impl Backend for LocalBackend {
     }
 
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
-        let (target, dir_exists) = self.full_checked(path)?;
-        let dir = parent_of(&target)?;
-        if !dir_exists {
-            self.ensure_dir(dir, durable)?;
-        }
-        let mut file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
-            Err(e) => return Err(io_err(e, &target)),
+        // Into the folder `make_dir` last checked without walking to it
+        // again: a lease is created in the record folder its caller has just
+        // made.
+        let (target, file) = self.in_folder(path, durable, |target| {
+            match OpenOptions::new().write(true).create_new(true).open(target) {
+                Ok(f) => Ok(Some(f)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        let Some(mut file) = file else {
+            return Ok(false);
         };
         file.write_all(bytes).map_err(|e| io_err(e, &target))?;
         if durable {
             file.sync_all().map_err(|e| io_err(e, &target))?;
-            sync_dir(dir)?;
+            sync_dir(parent_of(&target)?)?;
         }
         Ok(true)
     }
@@ -435,7 +445,7 @@ impl Backend for LocalBackend {
     }
 
     fn delete(&self, path: &str) -> Result<()> {
-        let full = self.full(path)?;
+        let full = self.full_or_checked(path)?;
         match fs::remove_file(&full) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
