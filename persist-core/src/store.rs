@@ -16,6 +16,10 @@ use crate::stats::{Counters, Stats};
 /// The lease time of [`Store::lease_ttl`]'s default.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
+/// The shortest lease time a store takes: [`Store::lease_ttl`] raises
+/// shorter ones to it.
+pub(crate) const MIN_LEASE_TTL: Duration = Duration::from_millis(1);
+
 #[cfg(feature = "object-store")]
 mod url;
 
@@ -213,7 +217,7 @@ impl Store {
     /// assert_eq!(store.lease_time(), Duration::from_secs(5));
     /// ```
     pub fn lease_ttl(mut self, ttl: Duration) -> Store {
-        self.lease_ttl = ttl.max(Duration::from_millis(1));
+        self.lease_ttl = ttl.max(MIN_LEASE_TTL);
         self
     }
 

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::join;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, MIN_LEASE_TTL};
 
 mod body;
 mod renew;
@@ -58,6 +58,21 @@ pub(crate) const LEASE_FILE: &str = ".lease";
 /// How a takeover claim begins; the dead holder's id follows.
 const TAKEOVER_PREFIX: &str = ".lease-takeover-";
 
+/// What a save knows of its record's folder before it starts (a lease
+/// knows whether it made the folder).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Folder {
+    /// Nothing: made if missing; if it was there, the previous version in it
+    /// is looked up (its files are removed after the save).
+    Unknown,
+    /// A new autoinc number's, claimed by this save: made if missing, never
+    /// holding a previous version.
+    NewNumber,
+    /// Made (durably on a durable store) by the lease the value was computed
+    /// under: there, checked by the backend, and holding no previous version.
+    MadeByLease,
+}
+
 /// Whether a file name is one of a lease's files.
 pub(crate) fn is_lease_file(name: &str) -> bool {
     name == LEASE_FILE || name.starts_with(TAKEOVER_PREFIX)
@@ -67,13 +82,15 @@ pub(crate) fn is_lease_file(name: &str) -> bool {
 /// or machine is computing it; then `check` finds what that one saved.
 ///
 /// `check` looks for the stored result (`Ok(None)`: not there); the caller has
-/// already looked once. `compute` computes and saves.
+/// already looked once. `compute` computes and saves; it is told what the
+/// lease knows of the record's folder ([`Folder::MadeByLease`] when taking
+/// the lease made it, so the save need not look at it again).
 pub(crate) fn once<T>(
     store: &Store,
     folder: &str,
     record: &str,
     check: &mut dyn FnMut() -> Result<Option<T>>,
-    compute: impl FnOnce() -> Result<T>,
+    compute: impl FnOnce(Folder) -> Result<T>,
 ) -> Result<T> {
     let path = join(&[folder, LEASE_FILE]);
     let mut wait = Wait {
@@ -89,11 +106,11 @@ pub(crate) fn once<T>(
         Taken::Turn(turn) => turn,
         Taken::Stored(v) => return Ok(v),
     };
-    let lease = match acquire(store, folder, &path, &mut wait, check)? {
-        Acquired::Lease(lease) => lease,
+    let (lease, made) = match acquire(store, folder, &path, &mut wait, check)? {
+        Acquired::Lease(lease, made) => (lease, made),
         Acquired::Stored(v) => return Ok(v),
     };
-    let result = compute();
+    let result = compute(made);
     lease.release(result.is_ok());
     result
 }
@@ -163,6 +180,9 @@ struct GateState {
     /// Grows each time a turn ends, so a waiter knows the turn it waited for
     /// is over even if another thread took the next one at once.
     turns: u64,
+    /// The threads asleep on `ended`: a turn that ends with none wakes
+    /// nobody (a notify is a system call even then).
+    sleeping: usize,
 }
 
 fn turns() -> &'static Turns {
@@ -236,10 +256,12 @@ impl Turn {
                 // Woken by the end of the turn; the cap only keeps the
                 // timeout arithmetic finite.
                 let left = left.min(Duration::from_secs(3600));
+                state.sleeping += 1;
                 state = match gate.ended.wait_timeout(state, left) {
                     Ok((s, _)) => s,
                     Err(p) => p.into_inner().0,
                 };
+                state.sleeping -= 1;
             }
             drop(state);
             // The turn waited for is over: its holder saved, or failed.
@@ -253,19 +275,23 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         let gate = &self.registered.gate;
-        {
+        let sleeping = {
             let mut state = lock(&gate.state);
             state.held = false;
             state.turns = state.turns.wrapping_add(1);
+            state.sleeping
+        };
+        if sleeping > 0 {
+            gate.ended.notify_all();
         }
-        gate.ended.notify_all();
     }
 }
 
 // --- processes and machines: the lease in the store -----------------------
 
 enum Acquired<T> {
-    Lease(HeldLease),
+    /// The lease, and what is known of the record's folder.
+    Lease(HeldLease, Folder),
     Stored(T),
 }
 
@@ -281,22 +307,35 @@ fn acquire<T>(
     let ctx = |e: Error| e.within(wait.record, &backend.describe(path));
     let mut seen = Seen::default();
     // The lease is the first file in a new record's folder: the folder is
-    // made here as the save would make it (durably on a durable store), since
-    // the save then finds it already there and syncs nothing for its name.
-    backend.make_dir(folder, store.is_durable()).map_err(ctx)?;
+    // made here as the save would make it (durably on a durable store), and
+    // the save, told so, does not make it again.
+    let mut made = backend.make_dir(folder, store.is_durable()).map_err(ctx)? == Some(true);
     loop {
         // Made at each claim: a lease must state when it was taken, not when
         // this waiter began to wait.
         let mut body = LeaseBody::new(store.lease_time());
         let mut takeover = None;
-        let claimed = if backend.create(path, &body.to_bytes(), false).map_err(ctx)? {
+        // Taken before the write: no waiter can have seen the lease earlier.
+        let mut written = Instant::now();
+        let created = backend.create(path, &body.to_bytes(), false).map_err(ctx)?;
+        // A create that took longer than the shortest lease time may have
+        // been seen empty for a waiter's whole lease time (and removed):
+        // such a lease is never counted as freshly written.
+        let mut whole = written.elapsed() < MIN_LEASE_TTL;
+        let claimed = if created {
             true
         } else {
+            // Someone else held the lease: whatever they left in the folder
+            // is the save's to look at.
+            made = false;
             match watch(store, path, wait, &mut seen)? {
                 Watched::Gone => false,
                 Watched::Expired(Some(dead)) => {
                     body = LeaseBody::new(store.lease_time());
                     let claim = join(&[folder, &format!("{TAKEOVER_PREFIX}{}", dead.holder)]);
+                    written = Instant::now();
+                    // Written by a put: never seen empty.
+                    whole = true;
                     // Of all the waiters that saw it expire, one creates the claim.
                     if backend
                         .create(&claim, &body.to_bytes(), false)
@@ -326,14 +365,21 @@ fn acquire<T>(
             }
         };
         if claimed {
-            let lease = HeldLease::start(store, path, body, takeover);
+            let lease = HeldLease::start(store, path, body, whole.then_some(written), takeover);
             // A holder may have saved and let go between our look and our claim.
             return match check() {
                 Ok(Some(v)) => {
                     lease.release(true);
                     Ok(Acquired::Stored(v))
                 }
-                Ok(None) => Ok(Acquired::Lease(lease)),
+                Ok(None) => Ok(Acquired::Lease(
+                    lease,
+                    if made {
+                        Folder::MadeByLease
+                    } else {
+                        Folder::Unknown
+                    },
+                )),
                 Err(e) => {
                     lease.release(false);
                     Err(e)
@@ -450,6 +496,46 @@ mod tests {
         assert_eq!(stated_ttl(b"", fallback), fallback);
     }
 
+    /// Whether the release reads the lease first or not (a lease written a
+    /// third of its time ago or more is read), one a waiter took over stays.
+    #[test]
+    fn a_lease_taken_over_is_never_removed_by_its_old_holder() {
+        let store = Store::memory().lease_ttl(Duration::from_secs(60));
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(30));
+        for written in [None, long_ago] {
+            let body = LeaseBody::new(store.lease_time());
+            assert!(store
+                .backend()
+                .create("t/k/.lease", &body.to_bytes(), false)
+                .unwrap());
+            let lease = HeldLease::start(&store, "t/k/.lease", body, written, None);
+            let taker = LeaseBody::new(store.lease_time());
+            write_body(&store, "t/k/.lease", &taker).unwrap();
+            lease.release(true);
+            let left = read_body(&store, "t/k/.lease").unwrap().unwrap();
+            assert_eq!(left.holder, taker.holder, "written {written:?}");
+            store.backend().delete("t/k/.lease").unwrap();
+        }
+    }
+
+    /// A lease released within its first third is removed without a read.
+    #[test]
+    fn a_fresh_lease_is_removed() {
+        let store = Store::memory().lease_ttl(Duration::from_secs(60));
+        let body = LeaseBody::new(store.lease_time());
+        let written = Instant::now();
+        assert!(store
+            .backend()
+            .create("t/k/.lease", &body.to_bytes(), false)
+            .unwrap());
+        let lease = HeldLease::start(&store, "t/k/.lease", body, Some(written), None);
+        lease.release(true);
+        assert!(matches!(
+            read_body(&store, "t/k/.lease"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+
     #[test]
     fn a_held_lease_is_renewed_and_removed() {
         let store = Store::memory().lease_ttl(Duration::from_millis(90));
@@ -458,7 +544,7 @@ mod tests {
             .backend()
             .create("t/k/.lease", &body.to_bytes(), false)
             .unwrap());
-        let lease = HeldLease::start(&store, "t/k/.lease", body, None);
+        let lease = HeldLease::start(&store, "t/k/.lease", body, None, None);
         std::thread::sleep(Duration::from_millis(200));
         let renewed = read_body(&store, "t/k/.lease").unwrap().unwrap();
         assert!(renewed.seq >= 2, "renewed {} times in 200 ms", renewed.seq);

@@ -27,6 +27,11 @@ struct ActiveLease {
 
 struct ActiveState {
     body: LeaseBody,
+    /// When this holder wrote its lease (taken just before the write), as
+    /// long as that is its only write and it is known to have been seen
+    /// whole: the release skips its read of the lease while this is recent
+    /// (see `ActiveLease::end`).
+    written: Option<Instant>,
     /// The takeover claim this holder created, removed after a save.
     takeover: Option<String>,
     ended: bool,
@@ -35,10 +40,14 @@ struct ActiveState {
 }
 
 impl HeldLease {
+    /// Starts renewing the lease at `path`, which holds `body`. `written`:
+    /// when it was written (taken before the write), if no waiter can have
+    /// seen it empty.
     pub(super) fn start(
         store: &Store,
         path: &str,
         body: LeaseBody,
+        written: Option<Instant>,
         takeover: Option<String>,
     ) -> HeldLease {
         let every = renew_every(body.ttl());
@@ -47,6 +56,7 @@ impl HeldLease {
             path: path.to_owned(),
             state: Mutex::new(ActiveState {
                 body,
+                written,
                 takeover,
                 ended: false,
                 lost: false,
@@ -89,8 +99,25 @@ impl ActiveLease {
         let mut state = lock(&self.state);
         state.ended = true;
         let backend = self.store.backend();
+        // A lease another waiter took over must never be removed by its old
+        // holder, so the lease is read first to see whose it is. Not while it
+        // is younger than a renewal period and was never renewed, though: a
+        // waiter takes a lease over only once it has gone unrenewed for its
+        // time to live, counted on the waiter's clock from no earlier than
+        // the write and shortened by what the holder's clock says had passed
+        // when it was first seen. Only clocks that disagree by more than two
+        // thirds of the lease time could cut that below a third, and under
+        // them a live lease renewed on time would look expired anyway. Nor
+        // was a lease seen empty for a lease time (and removed by a waiter):
+        // `written` is set only for one written within the shortest lease
+        // time.
+        let fresh = state
+            .written
+            .is_some_and(|w| w.elapsed() < renew_every(state.body.ttl()));
         // Best effort throughout: a lease left behind expires, and gc removes it.
-        let ours = matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder);
+        let ours = !state.lost
+            && (fresh
+                || matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder));
         if ours {
             if let Err(e) = backend.delete(&self.path) {
                 tracing::warn!(target: "persist", lease = %backend.describe(&self.path), error = %e, "could not remove a lease; it expires");
@@ -113,6 +140,11 @@ impl ActiveLease {
         if state.ended || state.lost {
             return;
         }
+        // From the first renewal on, the release reads the lease before it
+        // removes it: a renewal may overwrite a takeover (its read before
+        // the write cannot rule that out), or be overwritten by one after
+        // its read after the write, and only the reading sees it.
+        state.written = None;
         let backend = self.store.backend();
         let shown = || backend.describe(&self.path);
         let every = renew_every(state.body.ttl());

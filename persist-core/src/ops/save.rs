@@ -19,6 +19,7 @@ use crate::checksum::HashingWriter;
 use crate::compress::Codec;
 use crate::error::{Error, Result};
 use crate::key::{sanitize, READABLE_MAX};
+use crate::lease::Folder;
 use crate::meta::{now_rfc3339, Meta, Provenance, RecordFile, FORMAT};
 use crate::ops::read::{meta_exists, resolved_dir};
 use crate::ops::{autoinc, refs};
@@ -37,16 +38,27 @@ pub(crate) fn check_writable<T: Record>(value: &T, store: &Store) -> Result<()> 
 }
 
 pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
-    save_with(value, store, None)
+    save_with(value, store, None, Folder::Unknown)
 }
 
 /// [`save`] of a value `load_or_compute` computed in `seconds`, which its
-/// provenance records.
-pub(crate) fn save_computed<T: Record>(value: &mut T, store: &Store, seconds: f64) -> Result<()> {
-    save_with(value, store, Some(seconds))
+/// provenance records; `folder` is what the lease it ran under knows of the
+/// record's folder.
+pub(crate) fn save_computed<T: Record>(
+    value: &mut T,
+    store: &Store,
+    seconds: f64,
+    folder: Folder,
+) -> Result<()> {
+    save_with(value, store, Some(seconds), folder)
 }
 
-fn save_with<T: Record>(value: &mut T, store: &Store, compute_seconds: Option<f64>) -> Result<()> {
+fn save_with<T: Record>(
+    value: &mut T,
+    store: &Store,
+    compute_seconds: Option<f64>,
+    folder: Folder,
+) -> Result<()> {
     let schema = T::__SCHEMA;
     let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
     store.check_writable(dir.name(), &dir.path())?;
@@ -59,16 +71,16 @@ fn save_with<T: Record>(value: &mut T, store: &Store, compute_seconds: Option<f6
         .zip(value.__data().map_err(|e| in_rec(e, &dir))?)
         .collect();
 
-    let (dir, fresh) = match (&schema.autoinc, value.__autoinc()) {
+    let (dir, folder) = match (&schema.autoinc, value.__autoinc()) {
         (Some(_), None) => (
             autoinc::claim_next(store, &dir, schema).map_err(|e| in_rec(e, &dir))?,
-            true,
+            Folder::NewNumber,
         ),
         (Some(_), Some(_)) => {
             autoinc::claim_exact(store, &dir).map_err(|e| in_rec(e, &dir))?;
-            (dir, false)
+            (dir, folder)
         }
-        (None, _) => (dir, false),
+        (None, _) => (dir, folder),
     };
     // A number that does not fit the field's integer type fails before anything is written.
     let before = value.__autoinc();
@@ -77,7 +89,7 @@ fn save_with<T: Record>(value: &mut T, store: &Store, compute_seconds: Option<f6
         .map_err(|e| in_rec(e, &dir))?;
 
     let started = Instant::now();
-    let result = write_version(value, store, &dir, key, data, fresh, compute_seconds);
+    let result = write_version(value, store, &dir, key, data, folder, compute_seconds);
     if let Ok(bytes) = result {
         store.counters().saved(bytes);
         tracing::debug!(
@@ -102,16 +114,23 @@ fn write_version<T: Record>(
     dir: &RecordDir,
     key: Map<String, Value>,
     data: Map<String, Value>,
-    fresh: bool,
+    folder: Folder,
     compute_seconds: Option<f64>,
 ) -> Result<u64> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
-    // A folder this save has just made holds no previous version to look up.
-    let made = backend
-        .make_dir(&dir.path(), store.is_durable())
-        .map_err(|e| e.within(dir.name(), &backend.describe(&dir.path())))?;
-    let previous = if fresh || made == Some(true) {
+    // A folder this save (or the lease it ran under) has just made holds no
+    // previous version to look up. One the lease made is not made again:
+    // that would only find it there, look at it, and look for a previous
+    // `meta.json` in it.
+    let made = if folder == Folder::MadeByLease {
+        Some(true)
+    } else {
+        backend
+            .make_dir(&dir.path(), store.is_durable())
+            .map_err(|e| e.within(dir.name(), &backend.describe(&dir.path())))?
+    };
+    let previous = if folder == Folder::NewNumber || made == Some(true) {
         None
     } else {
         Meta::read(backend, &dir.meta_path()).ok()
