@@ -131,11 +131,8 @@ impl LocalBackend {
         durable: bool,
     ) -> Result<(PathBuf, PathBuf, PathBuf)> {
         let source = self.full(from)?;
-        let (target, dir_exists) = self.full_checked(to)?;
+        let target = self.walked(to, durable)?;
         let dir = parent_of(&target)?.to_path_buf();
-        if !dir_exists {
-            self.ensure_dir(&dir, durable)?;
-        }
         Ok((source, target, dir))
     }
 
@@ -200,11 +197,17 @@ impl LocalBackend {
         if self.is_checked(parent_of(&target)?) {
             return Ok((target, true));
         }
+        Ok((self.walked(path, durable)?, false))
+    }
+
+    /// The full path of `path`, the folders on the way walked (none may be a
+    /// symbolic link) and its folder made if missing.
+    fn walked(&self, path: &str, durable: bool) -> Result<PathBuf> {
         let (target, dir_exists) = self.full_checked(path)?;
         if !dir_exists {
             self.ensure_dir(parent_of(&target)?, durable)?;
         }
-        Ok((target, false))
+        Ok(target)
     }
 
     /// [`full`](Self::full), without the walk when `path` is in the folder
