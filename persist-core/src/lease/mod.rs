@@ -309,33 +309,36 @@ fn acquire<T>(
     // The lease is the first file in a new record's folder: the folder is
     // made here as the save would make it (durably on a durable store), and
     // the save, told so, does not make it again.
-    let mut made = backend.make_dir(folder, store.is_durable()).map_err(ctx)? == Some(true);
+    let mut known = match backend.make_dir(folder, store.is_durable()).map_err(ctx)? {
+        Some(true) => Folder::MadeByLease,
+        _ => Folder::Unknown,
+    };
     loop {
         // Made at each claim: a lease must state when it was taken, not when
         // this waiter began to wait.
         let mut body = LeaseBody::new(store.lease_time());
         let mut takeover = None;
         // Taken before the write: no waiter can have seen the lease earlier.
-        let mut written = Instant::now();
+        let started = Instant::now();
         let created = backend.create(path, &body.to_bytes(), false).map_err(ctx)?;
-        // A create that took longer than the shortest lease time may have
-        // been seen empty for a waiter's whole lease time (and removed):
-        // such a lease is never counted as freshly written.
-        let mut whole = written.elapsed() < MIN_LEASE_TTL;
+        // When the lease was written, for the release to skip its read while
+        // that is recent. A create that took longer than the shortest lease
+        // time may have been seen empty for a waiter's whole lease time (and
+        // removed): such a lease is never counted as freshly written.
+        let mut written = (started.elapsed() < MIN_LEASE_TTL).then_some(started);
         let claimed = if created {
             true
         } else {
             // Someone else held the lease: whatever they left in the folder
             // is the save's to look at.
-            made = false;
+            known = Folder::Unknown;
             match watch(store, path, wait, &mut seen)? {
                 Watched::Gone => false,
                 Watched::Expired(Some(dead)) => {
                     body = LeaseBody::new(store.lease_time());
                     let claim = join(&[folder, &format!("{TAKEOVER_PREFIX}{}", dead.holder)]);
-                    written = Instant::now();
                     // Written by a put: never seen empty.
-                    whole = true;
+                    written = Some(Instant::now());
                     // Of all the waiters that saw it expire, one creates the claim.
                     if backend
                         .create(&claim, &body.to_bytes(), false)
@@ -365,21 +368,14 @@ fn acquire<T>(
             }
         };
         if claimed {
-            let lease = HeldLease::start(store, path, body, whole.then_some(written), takeover);
+            let lease = HeldLease::start(store, path, body, written, takeover);
             // A holder may have saved and let go between our look and our claim.
             return match check() {
                 Ok(Some(v)) => {
                     lease.release(true);
                     Ok(Acquired::Stored(v))
                 }
-                Ok(None) => Ok(Acquired::Lease(
-                    lease,
-                    if made {
-                        Folder::MadeByLease
-                    } else {
-                        Folder::Unknown
-                    },
-                )),
+                Ok(None) => Ok(Acquired::Lease(lease, known)),
                 Err(e) => {
                     lease.release(false);
                     Err(e)
@@ -496,6 +492,16 @@ mod tests {
         assert_eq!(stated_ttl(b"", fallback), fallback);
     }
 
+    /// Creates the lease `t/k/.lease` and holds it, written at `written`.
+    fn take(store: &Store, written: Option<Instant>) -> HeldLease {
+        let body = LeaseBody::new(store.lease_time());
+        assert!(store
+            .backend()
+            .create("t/k/.lease", &body.to_bytes(), false)
+            .unwrap());
+        HeldLease::start(store, "t/k/.lease", body, written, None)
+    }
+
     /// Whether the release reads the lease first or not (a lease written a
     /// third of its time ago or more is read), one a waiter took over stays.
     #[test]
@@ -503,12 +509,7 @@ mod tests {
         let store = Store::memory().lease_ttl(Duration::from_secs(60));
         let long_ago = Instant::now().checked_sub(Duration::from_secs(30));
         for written in [None, long_ago] {
-            let body = LeaseBody::new(store.lease_time());
-            assert!(store
-                .backend()
-                .create("t/k/.lease", &body.to_bytes(), false)
-                .unwrap());
-            let lease = HeldLease::start(&store, "t/k/.lease", body, written, None);
+            let lease = take(&store, written);
             let taker = LeaseBody::new(store.lease_time());
             write_body(&store, "t/k/.lease", &taker).unwrap();
             lease.release(true);
@@ -522,13 +523,7 @@ mod tests {
     #[test]
     fn a_fresh_lease_is_removed() {
         let store = Store::memory().lease_ttl(Duration::from_secs(60));
-        let body = LeaseBody::new(store.lease_time());
-        let written = Instant::now();
-        assert!(store
-            .backend()
-            .create("t/k/.lease", &body.to_bytes(), false)
-            .unwrap());
-        let lease = HeldLease::start(&store, "t/k/.lease", body, Some(written), None);
+        let lease = take(&store, Some(Instant::now()));
         lease.release(true);
         assert!(matches!(
             read_body(&store, "t/k/.lease"),
@@ -539,12 +534,7 @@ mod tests {
     #[test]
     fn a_held_lease_is_renewed_and_removed() {
         let store = Store::memory().lease_ttl(Duration::from_millis(90));
-        let body = LeaseBody::new(store.lease_time());
-        assert!(store
-            .backend()
-            .create("t/k/.lease", &body.to_bytes(), false)
-            .unwrap());
-        let lease = HeldLease::start(&store, "t/k/.lease", body, None, None);
+        let lease = take(&store, None);
         std::thread::sleep(Duration::from_millis(200));
         let renewed = read_body(&store, "t/k/.lease").unwrap().unwrap();
         assert!(renewed.seq >= 2, "renewed {} times in 200 ms", renewed.seq);
