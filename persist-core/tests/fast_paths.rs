@@ -453,3 +453,101 @@ fn a_record_saves_again_after_its_folder_was_removed_by_hand() {
     let back = Movie::new("m").load(&store).unwrap();
     assert_eq!(back.frames.get().unwrap(), &frames);
 }
+
+/// `put_replacing` on the local disk and in memory: the new object is there
+/// whole, the replaced one gone, whatever their sizes; with nothing to
+/// replace it is a put; a link planted at the replaced name is not written
+/// through.
+#[test]
+fn a_put_replacing_an_object_takes_its_place() {
+    use persist_core::backend::{Backend, LocalBackend, MemoryBackend};
+    let tmp = tempfile::tempdir().unwrap();
+    let local = LocalBackend::new(tmp.path().join("store")).unwrap();
+    let backends: [(&str, &dyn Backend); 2] =
+        [("local", &local), ("memory", &MemoryBackend::default())];
+    let bytes =
+        |b: &'static [u8]| move |w: &mut dyn std::io::Write| w.write_all(b).map_err(Error::io);
+    for (name, backend) in backends {
+        for (old, new) in [
+            (
+                &b"a lease body, longer than what replaces it"[..],
+                &b"short"[..],
+            ),
+            (
+                &b"short"[..],
+                &b"a meta.json, longer than the lease it replaces"[..],
+            ),
+        ] {
+            assert!(backend.create("t/r/.lease", old, false).unwrap());
+            backend
+                .put_replacing("t/r/meta.json", "t/r/.lease", false, &mut |w| {
+                    w.write_all(new).map_err(Error::io)
+                })
+                .unwrap();
+            assert_eq!(backend.read_all("t/r/meta.json").unwrap(), new, "{name}");
+            assert!(
+                matches!(backend.read_all("t/r/.lease"), Err(Error::NotFound { .. })),
+                "{name}: the replaced object is gone"
+            );
+        }
+        backend
+            .put_replacing("t/r/meta.json", "t/r/.gone", false, &mut bytes(b"again"))
+            .unwrap();
+        assert_eq!(
+            backend.read_all("t/r/meta.json").unwrap(),
+            b"again",
+            "{name}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(tmp.path().join("store/t/r"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["meta.json"], "no temporary file is left");
+
+    let outside = tmp.path().join("outside.txt");
+    std::fs::write(&outside, b"kept").unwrap();
+    std::os::unix::fs::symlink(&outside, tmp.path().join("store/t/r/.lease")).unwrap();
+    assert!(local
+        .put_replacing("t/r/meta.json", "t/r/.lease", false, &mut bytes(b"x"))
+        .is_err());
+    assert_eq!(std::fs::read(&outside).unwrap(), b"kept");
+    assert_eq!(local.read_all("t/r/meta.json").unwrap(), b"again");
+}
+
+/// An uncontended `load_or_compute` miss on the local disk ends its lease
+/// with its `meta.json`: the record's folder holds the record and nothing
+/// else, durable or not, and the record loads.
+#[test]
+fn a_computed_record_leaves_no_lease_behind() {
+    for durable in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap().durable(durable);
+        let frames = Array2::from_shape_fn((30, 4), |(i, j)| (i * 4 + j) as f64);
+        let computed = Movie::new("m")
+            .load_or_compute(&store, |m| {
+                m.frames.set(frames.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(computed.frames.get().unwrap(), &frames);
+        let dir = frames_file(&tmp.path().join("movie"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "durable {durable}: {names:?}");
+        assert_eq!(names[1], "meta.json", "durable {durable}: {names:?}");
+        assert!(
+            names[0].starts_with("frames-"),
+            "durable {durable}: {names:?}"
+        );
+        let back = Movie::new("m").load(&store).unwrap();
+        assert_eq!(back.frames.get().unwrap(), &frames);
+        assert_eq!(store.stats().computed, 1);
+    }
+}

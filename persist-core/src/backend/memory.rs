@@ -51,6 +51,24 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn put_replacing(
+        &self,
+        path: &str,
+        replaced: &str,
+        _durable: bool,
+        write: &mut WriteFn<'_>,
+    ) -> Result<()> {
+        check_rel(path)?;
+        check_rel(replaced)?;
+        let mut buf = Vec::new();
+        write(&mut buf).map_err(|e| e.within("", &self.describe(path)))?;
+        // One step under the lock: `replaced` goes as the new object comes.
+        let mut objects = self.lock();
+        objects.insert(path.to_owned(), (Arc::new(buf), SystemTime::now()));
+        objects.remove(replaced);
+        Ok(())
+    }
+
     fn create(&self, path: &str, bytes: &[u8], _durable: bool) -> Result<bool> {
         check_rel(path)?;
         let mut objects = self.lock();

@@ -169,6 +169,30 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Ok(())
     }
 
+    /// Creates or replaces the object at `path` as [`put`](Backend::put)
+    /// does, and takes away the object at `replaced`, an object of the
+    /// caller's own that nothing else writes (a lease, whose `meta.json`
+    /// ends it). Readers of `path` see what `put` promises; a reader of
+    /// `replaced` may see the new bytes there before it goes.
+    ///
+    /// The local disk writes the bytes into `replaced`'s file and renames it
+    /// to `path`: one file made and one name changed where a `put` and a
+    /// `delete` would make a temporary file, rename it and remove
+    /// `replaced`. If `replaced` is gone, it is a `put`. On failure `path`
+    /// may hold the old object or the new one, and `replaced` may be gone or
+    /// hold part of the new bytes: the caller removes it. The default is a
+    /// `put`, then a [`delete`](Backend::delete) of `replaced`.
+    fn put_replacing(
+        &self,
+        path: &str,
+        replaced: &str,
+        durable: bool,
+        write: &mut WriteFn<'_>,
+    ) -> Result<()> {
+        self.put(path, durable, write)?;
+        self.delete(replaced)
+    }
+
     /// Creates `to` holding the bytes of the object at `from`, only if
     /// nothing is at `to`; `false` if something already was. As atomic as
     /// [`create`](Backend::create) across callers, and besides a reader of

@@ -21,7 +21,12 @@
 //!    (`O_EXCL` on disk, `PutMode::Create` in object storage). If it wins, it
 //!    looks for the record once more (a holder may have saved just before),
 //!    then computes while a background thread renews the lease every third
-//!    of its time to live, saves, and deletes the lease.
+//!    of its time to live, and saves. The save's `meta.json` ends the lease:
+//!    on the local disk it is written into the lease's file, which is then
+//!    renamed to `meta.json` (waiters reading the lease in that moment see
+//!    something that is not a lease, as when a lease is being created, and
+//!    look again); elsewhere the lease is deleted after the `meta.json` put.
+//!    A holder whose computation fails deletes the lease.
 //! 3. If the lease is held, it reads the lease with backoff (on a local disk
 //!    from 10 reads a second down to 2; elsewhere one a second) until it is
 //!    gone (then the record is loaded, or the next lease taken if the holder
@@ -37,11 +42,12 @@
 //! since saves are atomic. No step relies on conditional overwrites
 //! (`If-Match`), which some S3-compatible servers do not honour.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::backend::join;
+use crate::backend::{join, WriteFn};
 use crate::error::{Error, Result};
 use crate::store::{Store, MIN_LEASE_TTL};
 
@@ -73,6 +79,46 @@ pub(crate) enum Folder {
     MadeByLease,
 }
 
+/// What a save run under a lease is handed: what the lease knows of the
+/// record's folder, and the lease, which the save's `meta.json` ends.
+#[derive(Clone, Copy)]
+pub(crate) struct Leased<'a> {
+    folder: Folder,
+    lease: Option<&'a HeldLease>,
+}
+
+impl Leased<'_> {
+    /// A save under no lease, into a folder nothing is known of.
+    pub(crate) const NONE: Leased<'static> = Leased {
+        folder: Folder::Unknown,
+        lease: None,
+    };
+
+    pub(crate) fn folder(&self) -> Folder {
+        self.folder
+    }
+
+    /// The same, with what the save itself found out about the folder.
+    pub(crate) fn with_folder(self, folder: Folder) -> Self {
+        Leased { folder, ..self }
+    }
+
+    /// Writes the record's `meta.json` at `path` as `Backend::put` does;
+    /// under a lease still this holder's, the lease ends in the same step
+    /// (see `Backend::put_replacing`).
+    pub(crate) fn put_meta(
+        &self,
+        store: &Store,
+        path: &str,
+        write: &mut WriteFn<'_>,
+    ) -> Result<()> {
+        match self.lease {
+            Some(lease) => lease.put_meta(path, write),
+            None => store.backend().put(path, store.is_durable(), write),
+        }
+    }
+}
+
 /// Whether a file name is one of a lease's files.
 pub(crate) fn is_lease_file(name: &str) -> bool {
     name == LEASE_FILE || name.starts_with(TAKEOVER_PREFIX)
@@ -82,26 +128,28 @@ pub(crate) fn is_lease_file(name: &str) -> bool {
 /// or machine is computing it; then `check` finds what that one saved.
 ///
 /// `check` looks for the stored result (`Ok(None)`: not there); the caller has
-/// already looked once. `compute` computes and saves; it is told what the
-/// lease knows of the record's folder ([`Folder::MadeByLease`] when taking
-/// the lease made it, so the save need not look at it again).
+/// already looked once. `compute` computes and saves; it is handed the
+/// lease, with what it knows of the record's folder ([`Folder::MadeByLease`]
+/// when taking the lease made it, so the save need not look at it again),
+/// for its save to write `meta.json` through.
 pub(crate) fn once<T>(
     store: &Store,
     folder: &str,
     record: &str,
     check: &mut dyn FnMut() -> Result<Option<T>>,
-    compute: impl FnOnce(Folder) -> Result<T>,
+    compute: impl FnOnce(&Leased<'_>) -> Result<T>,
 ) -> Result<T> {
     let path = join(&[folder, LEASE_FILE]);
     let mut wait = Wait {
         store,
         record,
-        shown: store.backend().describe(&path),
+        path: &path,
+        shown: OnceCell::new(),
         started: Instant::now(),
         deadline: store.wait_limit().map(|d| Instant::now() + d),
         noted: false,
     };
-    let gate_key = format!("{:x}\0{}", store.backend_id(), wait.shown);
+    let gate_key = format!("{:x}\0{path}", store.backend_id());
     let _turn = match Turn::take(&gate_key, &mut wait, check)? {
         Taken::Turn(turn) => turn,
         Taken::Stored(v) => return Ok(v),
@@ -110,7 +158,10 @@ pub(crate) fn once<T>(
         Acquired::Lease(lease, made) => (lease, made),
         Acquired::Stored(v) => return Ok(v),
     };
-    let result = compute(made);
+    let result = compute(&Leased {
+        folder: made,
+        lease: Some(&lease),
+    });
     lease.release(result.is_ok());
     result
 }
@@ -120,13 +171,20 @@ pub(crate) fn once<T>(
 struct Wait<'a> {
     store: &'a Store,
     record: &'a str,
-    shown: String,
+    path: &'a str,
+    /// The lease's path as messages show it, made when first needed.
+    shown: OnceCell<String>,
     started: Instant,
     deadline: Option<Instant>,
     noted: bool,
 }
 
 impl Wait<'_> {
+    fn shown(&self) -> &str {
+        self.shown
+            .get_or_init(|| self.store.backend().describe(self.path))
+    }
+
     fn note(&mut self, holder: &str) {
         if !self.noted {
             self.noted = true;
@@ -134,7 +192,7 @@ impl Wait<'_> {
             tracing::info!(
                 target: "persist",
                 record = self.record,
-                lease = %self.shown,
+                lease = self.shown(),
                 holder,
                 "waiting for another computation of the record"
             );
@@ -154,7 +212,7 @@ impl Wait<'_> {
     fn timeout(&self) -> Error {
         Error::Timeout {
             record: self.record.to_owned(),
-            path: self.shown.clone(),
+            path: self.shown().to_owned(),
             waited: self.started.elapsed(),
         }
     }
@@ -347,7 +405,7 @@ fn acquire<T>(
                         tracing::info!(
                             target: "persist",
                             record = wait.record,
-                            lease = %wait.shown,
+                            lease = wait.shown(),
                             dead_holder = %format!("{} (pid {} on {})", dead.holder, dead.pid, dead.host),
                             "taking over an expired lease"
                         );
@@ -423,7 +481,7 @@ fn watch(store: &Store, path: &str, wait: &mut Wait<'_>, seen: &mut Seen) -> Res
         let bytes = match store.backend().read_all(path) {
             Ok(bytes) => bytes,
             Err(Error::NotFound { .. }) => return Ok(Watched::Gone),
-            Err(e) => return Err(e.within(wait.record, &wait.shown)),
+            Err(e) => return Err(e.within(wait.record, wait.shown())),
         };
         let body = serde_json::from_slice::<LeaseBody>(&bytes).ok();
         let what = match &body {

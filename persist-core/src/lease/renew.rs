@@ -1,12 +1,14 @@
 //! Holding a lease: the one background thread that renews this process's
-//! leases every third of their time to live, and the end of a lease (its
-//! removal, and the takeover claim's after a save).
+//! leases every third of their time to live, and the end of a lease (the
+//! save's `meta.json` taking its place, or its removal; the takeover claim's
+//! removal after a save).
 
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::body::{lock, now_ms, read_body, write_body, LeaseBody};
-use crate::error::Error;
+use crate::backend::WriteFn;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// A lease this process holds, renewed in the background until released.
@@ -37,6 +39,8 @@ struct ActiveState {
     ended: bool,
     /// Another waiter took the lease over: this holder stopped renewing.
     lost: bool,
+    /// The save's `meta.json` took the lease's place: nothing is left to remove.
+    replaced: bool,
 }
 
 impl HeldLease {
@@ -60,6 +64,7 @@ impl HeldLease {
                 takeover,
                 ended: false,
                 lost: false,
+                replaced: false,
             }),
             due: Mutex::new(Instant::now() + every),
         });
@@ -68,6 +73,15 @@ impl HeldLease {
             active,
             released: false,
         }
+    }
+
+    /// Writes the record's `meta.json` at `path` (as `Backend::put` does) and
+    /// ends the lease in the same step where the backend can
+    /// (`Backend::put_replacing`: on the local disk the lease's file becomes
+    /// `meta.json`). A lease no longer this holder's is left alone and
+    /// `meta.json` put beside it.
+    pub(super) fn put_meta(&self, path: &str, write: &mut WriteFn<'_>) -> Result<()> {
+        self.active.put_meta(path, write)
     }
 
     /// Ends the lease: deletes it (if it is still this holder's) and, after a
@@ -95,30 +109,60 @@ fn renew_every(ttl: Duration) -> Duration {
 }
 
 impl ActiveLease {
+    /// Whether the lease file is still this holder's, so that it may remove
+    /// or replace it.
+    ///
+    /// A lease another waiter took over must never be removed by its old
+    /// holder, so the lease is read first to see whose it is. Not while it
+    /// is younger than a renewal period and was never renewed, though: a
+    /// waiter takes a lease over only once it has gone unrenewed for its
+    /// time to live, counted on the waiter's clock from no earlier than
+    /// the write and shortened by what the holder's clock says had passed
+    /// when it was first seen. Only clocks that disagree by more than two
+    /// thirds of the lease time could cut that below a third, and under
+    /// them a live lease renewed on time would look expired anyway. Nor
+    /// was a lease seen empty for a lease time (and removed by a waiter):
+    /// `written` is set only for one written within the shortest lease
+    /// time.
+    fn still_ours(&self, state: &ActiveState) -> bool {
+        if state.lost || state.replaced {
+            return false;
+        }
+        let fresh = state
+            .written
+            .is_some_and(|w| w.elapsed() < renew_every(state.body.ttl()));
+        fresh
+            || matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder)
+    }
+
+    fn put_meta(&self, path: &str, write: &mut WriteFn<'_>) -> Result<()> {
+        // Held throughout: no renewal writes the lease while its file becomes
+        // `meta.json`.
+        let mut state = lock(&self.state);
+        let backend = self.store.backend();
+        let durable = self.store.is_durable();
+        if state.ended || !self.still_ours(&state) {
+            drop(state);
+            return backend.put(path, durable, write);
+        }
+        let put = backend.put_replacing(path, &self.path, durable, write);
+        if put.is_err() {
+            // The lease's file may hold part of `meta.json`: removed now, while
+            // it is known to be this holder's, so the next waiter computes.
+            let _ = backend.delete(&self.path);
+        }
+        // Gone either way.
+        state.replaced = true;
+        state.ended = true;
+        put
+    }
+
     fn end(&self, succeeded: bool) {
         let mut state = lock(&self.state);
         state.ended = true;
         let backend = self.store.backend();
-        // A lease another waiter took over must never be removed by its old
-        // holder, so the lease is read first to see whose it is. Not while it
-        // is younger than a renewal period and was never renewed, though: a
-        // waiter takes a lease over only once it has gone unrenewed for its
-        // time to live, counted on the waiter's clock from no earlier than
-        // the write and shortened by what the holder's clock says had passed
-        // when it was first seen. Only clocks that disagree by more than two
-        // thirds of the lease time could cut that below a third, and under
-        // them a live lease renewed on time would look expired anyway. Nor
-        // was a lease seen empty for a lease time (and removed by a waiter):
-        // `written` is set only for one written within the shortest lease
-        // time.
-        let fresh = state
-            .written
-            .is_some_and(|w| w.elapsed() < renew_every(state.body.ttl()));
         // Best effort throughout: a lease left behind expires, and gc removes it.
-        let ours = !state.lost
-            && (fresh
-                || matches!(read_body(&self.store, &self.path), Ok(Some(b)) if b.holder == state.body.holder));
-        if ours {
+        if self.still_ours(&state) {
             if let Err(e) = backend.delete(&self.path) {
                 tracing::warn!(target: "persist", lease = %backend.describe(&self.path), error = %e, "could not remove a lease; it expires");
             }

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::error::{BoxError, Error, Result};
-use crate::lease::{self, Folder};
+use crate::lease::{self, Leased};
 use crate::ops::read::{self, read_record, resolved_dir};
 use crate::ops::{refs, save};
 use crate::record::{filename, key_map, Record, RecordDir};
@@ -52,7 +52,7 @@ where
     if unresolved || policy.recomputes(schema.name) {
         // Each call is a new numbered run, or a deliberate recomputation:
         // nothing to share, nothing leased.
-        return run(value, store, compute, Folder::Unknown);
+        return run(value, store, compute, &Leased::NONE);
     }
     let dir = resolved_dir(&value)?;
     let key = key_map(&value)?;
@@ -77,14 +77,14 @@ where
     if let Some(v) = check()? {
         return Ok(v);
     }
-    lease::once(store, &dir.path(), dir.name(), &mut check, |folder| {
-        run(value, store, compute, folder)
+    lease::once(store, &dir.path(), dir.name(), &mut check, |leased| {
+        run(value, store, compute, leased)
     })
 }
 
 /// Runs the computation on `value` and saves the result if it passes the
-/// type's check; `folder` is what the lease knows of the record's folder.
-fn run<T, F>(mut value: T, store: &Store, compute: F, folder: Folder) -> Result<T>
+/// type's check, its `meta.json` written through the lease it ran under.
+fn run<T, F>(mut value: T, store: &Store, compute: F, leased: &Leased<'_>) -> Result<T>
 where
     T: Record,
     F: FnOnce(&mut T) -> std::result::Result<(), BoxError>,
@@ -107,7 +107,7 @@ where
     value
         .__validate()
         .map_err(|source| invalid(&value, store, source))?;
-    save::save_computed(&mut value, store, seconds, folder)?;
+    save::save_computed(&mut value, store, seconds, leased)?;
     Ok(value)
 }
 

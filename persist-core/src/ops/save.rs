@@ -19,7 +19,7 @@ use crate::checksum::HashingWriter;
 use crate::compress::Codec;
 use crate::error::{Error, Result};
 use crate::key::{sanitize, READABLE_MAX};
-use crate::lease::Folder;
+use crate::lease::{Folder, Leased};
 use crate::meta::{now_rfc3339, Meta, Provenance, RecordFile, FORMAT};
 use crate::ops::read::{meta_exists, resolved_dir};
 use crate::ops::{autoinc, refs};
@@ -38,26 +38,26 @@ pub(crate) fn check_writable<T: Record>(value: &T, store: &Store) -> Result<()> 
 }
 
 pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
-    save_with(value, store, None, Folder::Unknown)
+    save_with(value, store, None, &Leased::NONE)
 }
 
 /// [`save`] of a value `load_or_compute` computed in `seconds`, which its
-/// provenance records; `folder` is what the lease it ran under knows of the
-/// record's folder.
+/// provenance records, under the lease `leased` (whose end its `meta.json`
+/// is).
 pub(crate) fn save_computed<T: Record>(
     value: &mut T,
     store: &Store,
     seconds: f64,
-    folder: Folder,
+    leased: &Leased<'_>,
 ) -> Result<()> {
-    save_with(value, store, Some(seconds), folder)
+    save_with(value, store, Some(seconds), leased)
 }
 
 fn save_with<T: Record>(
     value: &mut T,
     store: &Store,
     compute_seconds: Option<f64>,
-    folder: Folder,
+    leased: &Leased<'_>,
 ) -> Result<()> {
     let schema = T::__SCHEMA;
     let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
@@ -71,16 +71,16 @@ fn save_with<T: Record>(
         .zip(value.__data().map_err(|e| in_rec(e, &dir))?)
         .collect();
 
-    let (dir, folder) = match (&schema.autoinc, value.__autoinc()) {
+    let (dir, leased) = match (&schema.autoinc, value.__autoinc()) {
         (Some(_), None) => (
             autoinc::claim_next(store, &dir, schema).map_err(|e| in_rec(e, &dir))?,
-            Folder::NewNumber,
+            leased.with_folder(Folder::NewNumber),
         ),
         (Some(_), Some(_)) => {
             autoinc::claim_exact(store, &dir).map_err(|e| in_rec(e, &dir))?;
-            (dir, folder)
+            (dir, *leased)
         }
-        (None, _) => (dir, folder),
+        (None, _) => (dir, *leased),
     };
     // A number that does not fit the field's integer type fails before anything is written.
     let before = value.__autoinc();
@@ -89,7 +89,7 @@ fn save_with<T: Record>(
         .map_err(|e| in_rec(e, &dir))?;
 
     let started = Instant::now();
-    let result = write_version(value, store, &dir, key, data, folder, compute_seconds);
+    let result = write_version(value, store, &dir, key, data, &leased, compute_seconds);
     if let Ok(bytes) = result {
         store.counters().saved(bytes);
         tracing::debug!(
@@ -114,9 +114,10 @@ fn write_version<T: Record>(
     dir: &RecordDir,
     key: Map<String, Value>,
     data: Map<String, Value>,
-    folder: Folder,
+    leased: &Leased<'_>,
     compute_seconds: Option<f64>,
 ) -> Result<u64> {
+    let folder = leased.folder();
     let schema = T::__SCHEMA;
     let backend = store.backend();
     // A folder this save (or the lease it ran under) has just made holds no
@@ -165,7 +166,7 @@ fn write_version<T: Record>(
             )),
         };
         let bytes = meta.to_bytes()?;
-        backend.put(&dir.meta_path(), store.is_durable(), &mut |w| {
+        leased.put_meta(store, &dir.meta_path(), &mut |w| {
             w.write_all(&bytes).map_err(Error::io)
         })?;
         Ok(bytes.len() as u64 + records.values().map(|r| r.size).sum::<u64>())

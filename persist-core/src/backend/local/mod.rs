@@ -6,7 +6,9 @@
 //! survives a power loss. A save's record files, which nobody reads before
 //! `meta.json` names them, are written in place under their new names
 //! (`put_new`). Claims use `create_new` (`O_EXCL`), which the kernel
-//! makes atomic across processes.
+//! makes atomic across processes. A `meta.json` that ends a lease is written
+//! into the lease's file, which is then renamed to `meta.json`
+//! (`put_replacing`): the lease's file is the temporary file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -16,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use super::{check_rel, Backend, Entry, WriteFn};
 use crate::error::{Error, Result};
 use open::{fs_err, io_err, missing};
-use write::fill;
+use write::{fill, fill_over};
 
 pub(crate) mod counter;
 mod host;
@@ -320,6 +322,35 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    fn put_replacing(
+        &self,
+        path: &str,
+        replaced: &str,
+        durable: bool,
+        write: &mut WriteFn<'_>,
+    ) -> Result<()> {
+        let source = self.full_or_checked(replaced)?;
+        let mut options = OpenOptions::new();
+        options.write(true);
+        // The caller's own file, never one a link planted at its name leads to.
+        #[cfg(target_os = "linux")]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let file = match options.open(&source) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.put(path, durable, write),
+            Err(e) => return Err(io_err(e, &source)),
+        };
+        let old_len = file.metadata().map_err(|e| io_err(e, &source))?.len();
+        fill_over(&file, old_len, &source, durable, write)?;
+        drop(file);
+        let (target, _) = self.prepare(path, durable)?;
+        fs::rename(&source, &target).map_err(|e| fs_err(e, &source))?;
+        if durable {
+            sync_renamed(&source, parent_of(&target)?)?;
+        }
+        Ok(())
+    }
+
     fn make_dir(&self, prefix: &str, durable: bool) -> Result<Option<bool>> {
         // The walk refuses a link among the parents; the folder itself is
         // looked at below when it was there already.
@@ -501,11 +532,7 @@ impl Backend for LocalBackend {
         let (source, target, dir) = self.source_and_target(from, to, durable)?;
         fs::rename(&source, &target).map_err(|e| fs_err(e, &source))?;
         if durable {
-            sync_dir(&dir)?;
-            let from_dir = parent_of(&source)?;
-            if from_dir != dir {
-                sync_dir(from_dir)?;
-            }
+            sync_renamed(&source, &dir)?;
         }
         Ok(())
     }
@@ -551,6 +578,17 @@ fn parent_of(path: &Path) -> Result<&Path> {
         record: String::new(),
         reason: format!("{} has no parent folder", path.display()),
     })
+}
+
+/// Makes a rename of `source` into the folder `dir` survive a power loss:
+/// both folders fsynced (one, if they are the same).
+fn sync_renamed(source: &Path, dir: &Path) -> Result<()> {
+    sync_dir(dir)?;
+    let from_dir = parent_of(source)?;
+    if from_dir != dir {
+        sync_dir(from_dir)?;
+    }
+    Ok(())
 }
 
 /// Fsyncs a folder so the names in it (a rename, a new file) are durable.

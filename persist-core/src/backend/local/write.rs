@@ -31,9 +31,38 @@ pub(super) fn fill(
     durable: bool,
     write: &mut WriteFn<'_>,
 ) -> Result<()> {
+    fill_from_start(file, target, durable, write, 0)
+}
+
+/// [`fill`] for a file that holds `old_len` bytes already: written over
+/// from its start, then cut where the new bytes end if they are fewer.
+///
+/// Never truncated to nothing first (`O_TRUNC`): ext4 flushes a file at its
+/// close once it was truncated to zero, which makes each such write wait for
+/// the disk (its guard for programs that replace a file's contents that way).
+pub(super) fn fill_over(
+    file: &File,
+    old_len: u64,
+    target: &Path,
+    durable: bool,
+    write: &mut WriteFn<'_>,
+) -> Result<()> {
+    fill_from_start(file, target, durable, write, old_len)
+}
+
+fn fill_from_start(
+    file: &File,
+    target: &Path,
+    durable: bool,
+    write: &mut WriteFn<'_>,
+    old_len: u64,
+) -> Result<()> {
     let mut w = FileWriter::new(file, durable);
     write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
     w.flush().map_err(|e| io_err(e, target))?;
+    if w.written < old_len {
+        file.set_len(w.written).map_err(|e| io_err(e, target))?;
+    }
     if durable {
         file.sync_all().map_err(|e| io_err(e, target))?;
     }
