@@ -409,3 +409,85 @@ fn all_reads_many_records_at_a_time() {
     let most = counting.gets.lock().unwrap().1;
     assert!(most > 8, "at most {most} GETs at once");
 }
+
+/// The `sync` row of the README's table: into a destination without the
+/// records' key folders, one `LIST` per type folder and no `GET` at all
+/// (`meta.json` and claims created only if absent); where the key folders
+/// are there, one `GET` of `meta.json` per record.
+fn sync_requests(inner: Arc<dyn ObjectStore>, prefix: &str) {
+    use persist_core::maintenance::{sync, SyncOptions};
+    let counting = Arc::new(Counting {
+        inner,
+        seen: Arc::default(),
+        gets: Mutex::default(),
+    });
+    let dst = Store::from_object_store(counting.clone(), prefix).unwrap();
+    let c = &*counting;
+    let src = Store::memory();
+    for name in ["a", "b", "c"] {
+        plain(name, vec![1; 100]).save(&src).unwrap();
+    }
+    for n in 0..2 {
+        let mut run = Run::new("r");
+        run.data.set(vec![n; 10]);
+        run.save(&src).unwrap();
+    }
+    let opts = SyncOptions::default();
+
+    let report = sync(&src, &dst, &opts, |_| {}).unwrap();
+    assert_eq!((report.copied.len(), report.is_ok()), (5, true), "{report}");
+    // 2 type folders listed; per record its file and its meta.json, and per
+    // run its claim; the probe of the first create (two create-only PUTs and
+    // a DELETE).
+    assert_eq!(
+        c.take(),
+        tally(&[
+            ("LIST", 2),
+            ("PUT", 5),
+            ("PUT if-none-match", 3 + 2 * 2 + 2),
+            ("DELETE", 1)
+        ]),
+        "sync to an empty destination"
+    );
+
+    let again = sync(&src, &dst, &opts, |_| {}).unwrap();
+    assert_eq!((again.copied.len(), again.up_to_date), (0, 5), "{again}");
+    assert_eq!(
+        c.take(),
+        tally(&[("LIST", 2), ("GET", 5)]),
+        "sync with nothing to copy"
+    );
+
+    plain("d", vec![4; 100]).save(&src).unwrap();
+    let more = sync(&src, &dst, &opts, |_| {}).unwrap();
+    assert_eq!((more.copied.len(), more.up_to_date), (1, 5), "{more}");
+    assert_eq!(
+        c.take(),
+        tally(&[
+            ("LIST", 2),
+            ("GET", 5),
+            ("PUT", 1),
+            ("PUT if-none-match", 1)
+        ]),
+        "sync of one new record"
+    );
+    let back = Plain::new("d").load(&dst).unwrap();
+    assert_eq!(back.data.get().unwrap(), &vec![4; 100]);
+
+    dst.backend().delete_all("").unwrap();
+}
+
+#[test]
+fn sync_requests_on_an_in_memory_object_store() {
+    sync_requests(Arc::new(InMemory::new()), "synced");
+}
+
+#[test]
+fn sync_requests_on_s3() {
+    let Some(url) = test_url("sync-requests") else {
+        return;
+    };
+    let s3 = AmazonS3Builder::from_env().with_url(&url).build().unwrap();
+    let prefix = url.split_once("://").unwrap().1.split_once('/').unwrap().1;
+    sync_requests(Arc::new(s3), prefix);
+}

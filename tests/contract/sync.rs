@@ -261,6 +261,79 @@ fn an_autoinc_number_another_run_holds_is_a_conflict_and_new_runs_get_fresh_numb
     }
 }
 
+/// A record saved in the destination after the sync listed it (another
+/// writer, while the sync runs) is compared as one the destination held all
+/// along: a version saved later there stays, an autoinc number taken there
+/// by another run is a conflict. Never replaced unseen.
+#[test]
+fn a_record_saved_in_the_destination_during_the_sync_is_not_replaced() {
+    for (what, src, dst) in pairs() {
+        eprintln!("-- {what}");
+        let t = trace("c0", 1, 10);
+        t.clone().save(&src.store).unwrap();
+        let mut fits = Vec::new();
+        for model in ["a", "b"] {
+            let mut f = Fit::new(Ref::to(&t), model);
+            f.loss = 1.0;
+            f.save(&src.store).unwrap();
+            fits.push(f);
+        }
+        let mut u = trace("c1", 2, 10);
+        u.save(&src.store).unwrap();
+        // saved_at has whole seconds: the destination's versions are later.
+        std::thread::sleep(Duration::from_millis(1100));
+        let fit_a = persist_core::__private::record_dir(&fits[0])
+            .unwrap()
+            .path();
+        let trace_u = persist_core::__private::record_dir(&u).unwrap().path();
+        let saved = std::sync::Mutex::new(Vec::new());
+        // One record at a time, in the walk's order (fit before trace, key
+        // folders by name): when one is done, the other writer saves the
+        // record of the same type the sync has not reached.
+        let report = sync(&src.store, &dst.store, &quick(1), |p| {
+            let mut saved = saved.lock().unwrap();
+            if p.records_done == 1 {
+                let model = if p.record == fit_a { "b" } else { "a" };
+                let mut theirs = Fit::new(Ref::to(&t), model);
+                theirs.loss = 2.0;
+                theirs.save(&dst.store).unwrap();
+                saved.push(model.to_owned());
+            }
+            if p.records_done == 3 {
+                let cell = if p.record == trace_u { "c0" } else { "c1" };
+                let seed = if cell == "c0" { 1 } else { 2 };
+                let mut theirs = trace(cell, seed, 20);
+                theirs.gain = -5.0;
+                theirs.save(&dst.store).unwrap();
+                saved.push(cell.to_owned());
+            }
+        })
+        .unwrap();
+        let saved = saved.into_inner().unwrap();
+        assert_eq!(saved.len(), 2, "{what}: {saved:?}");
+        assert!(report.failed.is_empty(), "{what}: {:?}", report.failed);
+        assert_eq!(report.copied.len(), 2, "{what}: {report}");
+        assert_eq!(report.newer_in_destination.len(), 1, "{what}: {report}");
+        assert_eq!(report.conflicts.len(), 1, "{what}: {report}");
+        assert!(
+            report.conflicts[0]
+                .reason
+                .contains("autoinc number 0 to another run"),
+            "{what}: {}",
+            report.conflicts[0]
+        );
+        let mut kept = Fit::new(Ref::to(&t), &saved[0]);
+        kept.attempt = Some(0);
+        assert_eq!(kept.load(&dst.store).unwrap().loss, 2.0, "{what}");
+        let seed = if saved[1] == "c0" { 1 } else { 2 };
+        let there = Trace::new(&saved[1], seed).load(&dst.store).unwrap();
+        assert_eq!(there.gain, -5.0, "{what}: replaced");
+        assert_eq!(there.samples.get().unwrap().len(), 20, "{what}");
+        let checked = verify(&dst.store, |_| {}).unwrap();
+        assert!(checked.is_ok(), "{what}: {:?}", checked.damaged);
+    }
+}
+
 #[test]
 fn a_damaged_source_record_is_not_copied() {
     let (src, dir) = local();

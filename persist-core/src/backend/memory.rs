@@ -82,6 +82,11 @@ impl Backend for MemoryBackend {
         Ok(true)
     }
 
+    fn create_is_atomic(&self) -> bool {
+        // The bytes go in under the lock, all at once.
+        true
+    }
+
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>> {
         check_rel(path)?;
         match self.lock().get(path) {

@@ -89,6 +89,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// once, exactly one gets `true`.
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool>;
 
+    /// Whether [`create`](Backend::create) also makes its object appear whole
+    /// at once, as [`put`](Backend::put) does: neither a reader nor a crash
+    /// ever finds part of the bytes under the name. So it may write a
+    /// `meta.json`, which must never be seen torn: `sync` creates the
+    /// `meta.json` of a record the destination had no folder for, so that a
+    /// record another writer saved there meanwhile is never replaced
+    /// unseen. True in memory and in object storage (one `PUT`); the default,
+    /// `false`, suits the local disk, which writes a created file in place.
+    fn create_is_atomic(&self) -> bool {
+        false
+    }
+
     /// Opens the object at `path` for reading; [`Error::NotFound`] if absent.
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>>;
 

@@ -1,6 +1,7 @@
 //! Copying records between stores (DVC's push and pull): a local folder and a
 //! bucket, either way, or any two stores.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -166,6 +167,14 @@ enum Plan {
 /// finished, and files without a `meta.json` that `gc` removes; run again, it
 /// copies only what is still missing.
 ///
+/// `dst`'s type folders are listed once, first. A record whose key has no
+/// folder there is copied without looking its `meta.json` up; where `dst`
+/// can create an object whole only if absent
+/// ([`Backend::create_is_atomic`]: memory, object storage), that `meta.json`
+/// is so created, and a record another writer saved under the name since the
+/// listing is compared as below, never replaced unseen. Elsewhere (the local
+/// disk) each record's `meta.json` is looked up in `dst` just before its copy.
+///
 /// A record `dst` holds with the same content hash is up to date. One it holds
 /// with other content is replaced if the source's was saved later, and left
 /// (counted in [`SyncReport::newer_in_destination`]) if it was saved earlier.
@@ -208,6 +217,11 @@ pub fn sync(
         dst.check_writable("", &dst.backend().describe(""))?;
     }
     let records = walk(src)?;
+    let listed = if opts.dry_run || dst.backend().create_is_atomic() {
+        key_dirs(dst, &records)
+    } else {
+        HashMap::new()
+    };
     let total = records.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -222,7 +236,10 @@ pub fn sync(
             continue;
         };
         let path = record.path.clone();
-        let outcome = sync_record(src, dst, record, opts.dry_run);
+        let absent = listed
+            .get(record.type_dir.as_str())
+            .is_some_and(|keys| !keys.contains(record.key_dir.as_str()));
+        let outcome = sync_record(src, dst, record, opts.dry_run, absent);
         if let Ok(mut report) = report.lock() {
             match outcome {
                 Ok((Plan::UpToDate, _)) => report.up_to_date += 1,
@@ -266,23 +283,123 @@ pub fn sync(
     Ok(report)
 }
 
+/// The key folders `dst` holds in each type folder of `records`: one listing
+/// of each type folder, so that a record whose key has no folder there is
+/// copied without first asking for its `meta.json` (a miss, one request per
+/// record in object storage). A type folder that cannot be listed is left
+/// out: its records are looked up one by one, which reports the error.
+fn key_dirs(dst: &Store, records: &[RecordEntry]) -> HashMap<String, HashSet<String>> {
+    let mut out = HashMap::new();
+    for record in records {
+        if out.contains_key(&record.type_dir) {
+            continue;
+        }
+        if let Ok(keys) = dst.backend().list_dirs(&record.type_dir) {
+            out.insert(record.type_dir.clone(), keys.into_iter().collect());
+        }
+    }
+    out
+}
+
+/// The record [`sync_record`] is copying, as the steps after the walk need it.
+struct Job<'a> {
+    /// The record folder, the same in both stores.
+    path: &'a str,
+    /// The record's name, for errors.
+    name: &'a str,
+    number: Option<u64>,
+    /// Whether the source folder may hold extra files (worth a listing).
+    extra: bool,
+}
+
 /// Looks at one record and, unless `dry_run`, copies it if it needs copying;
-/// the bytes copied come with the plan.
+/// the bytes copied come with the plan. `absent`: the destination had no
+/// folder for the record's key when it was listed.
 fn sync_record(
     src: &Store,
     dst: &Store,
     record: RecordEntry,
     dry_run: bool,
+    absent: bool,
 ) -> Result<(Plan, u64)> {
     let name = record.name();
     let meta = record.meta.map_err(|e| e.in_record(&name))?;
-    let meta_path = join(&[&record.path, META_FILE]);
-    let held = match Meta::read(dst.backend(), &meta_path) {
-        Ok(held) => Some(held),
-        // A damaged record in the destination is replaced, as a save would.
-        Err(Error::NotFound { .. } | Error::Corrupt { .. }) => None,
-        Err(e) => return Err(e.in_record(&name)),
+    // The walk counted the folder's files: only more than meta.json, the
+    // record files and the claim can be extra files, worth a listing.
+    let expected = 1 + meta.records.len() as u64 + u64::from(record.number.is_some());
+    let job = Job {
+        path: &record.path,
+        name: &name,
+        number: record.number,
+        extra: record.files > expected,
     };
+    if absent {
+        sync_new(src, dst, &job, &meta, dry_run)
+    } else {
+        sync_checked(src, dst, &job, &meta, dry_run)
+    }
+}
+
+/// A record whose key the destination had no folder for: nothing there to
+/// compare with, so nothing is read there. Its `meta.json` is created rather
+/// than put, so that a record another writer saved under the name since the
+/// listing is found and compared as [`sync_checked`] would, never replaced
+/// unseen.
+fn sync_new(
+    src: &Store,
+    dst: &Store,
+    job: &Job<'_>,
+    meta: &Meta,
+    dry_run: bool,
+) -> Result<(Plan, u64)> {
+    if dry_run {
+        return Ok((Plan::Copy, 0));
+    }
+    if let Some(n) = job.number {
+        // The claim's create decides, as in `sync_checked`, whether the number
+        // is this run's in the destination.
+        let body = claim_body(src.backend(), job.path, meta)?;
+        if !claim_copied(dst, key_path(job.path), n, &body).map_err(|e| e.in_record(job.name))? {
+            return Ok((Plan::Conflict(number_taken(n)), 0));
+        }
+    }
+    let copied = copy_files(src, dst, job).map_err(|e| e.in_record(job.name))?;
+    let meta_path = join(&[job.path, META_FILE]);
+    match dst
+        .backend()
+        .create(&meta_path, &copied.meta_bytes, dst.is_durable())
+    {
+        Ok(true) => Ok((Plan::Copy, copied.bytes)),
+        // Saved there since the listing, or a store without create-only
+        // writes: decide as for a record the destination holds. The files
+        // just copied are the source's, under the source's names; if the
+        // destination keeps its own version they are leftovers `gc` removes.
+        Ok(false) | Err(Error::Unsupported { .. }) => {
+            let held = held_meta(dst, &meta_path).map_err(|e| e.in_record(job.name))?;
+            if let Some(held) = &held {
+                match versus(&copied.meta, held) {
+                    Plan::Copy => {}
+                    plan => return Ok((plan, 0)),
+                }
+            }
+            put_meta(dst, &meta_path, &copied.meta_bytes, job.name)?;
+            Ok((Plan::Copy, copied.bytes))
+        }
+        Err(e) => Err(e.in_record(job.name)),
+    }
+}
+
+/// A record whose key the destination has a folder for (or whose folders
+/// were not listed): its `meta.json` there, if any, decides.
+fn sync_checked(
+    src: &Store,
+    dst: &Store,
+    job: &Job<'_>,
+    meta: &Meta,
+    dry_run: bool,
+) -> Result<(Plan, u64)> {
+    let meta_path = join(&[job.path, META_FILE]);
+    let held = held_meta(dst, &meta_path).map_err(|e| e.in_record(job.name))?;
     if held
         .as_ref()
         .is_some_and(|h| h.content_hash == meta.content_hash)
@@ -291,10 +408,10 @@ fn sync_record(
     }
     // An autoinc number is one run's: the copy may only go where the
     // destination's claim is the same run's, or where there is none.
-    let claim = match record.number {
+    let claim = match job.number {
         Some(n) => {
-            let body = claim_body(src.backend(), &record.path, &meta)?;
-            let there = read_if_present(dst.backend(), &join(&[&record.path, CLAIM_FILE]))?;
+            let body = claim_body(src.backend(), job.path, meta)?;
+            let there = read_if_present(dst.backend(), &join(&[job.path, CLAIM_FILE]))?;
             if there.as_ref().is_some_and(|t| *t != body) {
                 return Ok((Plan::Conflict(number_taken(n)), 0));
             }
@@ -303,40 +420,54 @@ fn sync_record(
         None => None,
     };
     if let Some(held) = &held {
-        match meta.saved_at.cmp(&held.saved_at) {
-            std::cmp::Ordering::Less => return Ok((Plan::NewerInDestination, 0)),
-            std::cmp::Ordering::Equal => {
-                return Ok((
-                    Plan::Conflict(format!(
-                        "the destination holds other content saved at the same time ({})",
-                        held.saved_at
-                    )),
-                    0,
-                ))
-            }
-            std::cmp::Ordering::Greater => {}
+        match versus(meta, held) {
+            Plan::Copy => {}
+            plan => return Ok((plan, 0)),
         }
     }
     if dry_run {
         return Ok((Plan::Copy, 0));
     }
     if let Some((n, body)) = claim {
-        let key_path = record
-            .path
-            .rsplit_once('/')
-            .map_or("", |(key, _)| key)
-            .to_owned();
-        if !claim_copied(dst, &key_path, n, &body).map_err(|e| e.in_record(&name))? {
+        if !claim_copied(dst, key_path(job.path), n, &body).map_err(|e| e.in_record(job.name))? {
             return Ok((Plan::Conflict(number_taken(n)), 0));
         }
     }
-    // The walk counted the folder's files: only more than meta.json, the
-    // record files and the claim can be extra files, worth a listing.
-    let expected = 1 + meta.records.len() as u64 + u64::from(record.number.is_some());
-    let extra = record.files > expected;
-    let bytes =
-        copy_record(src, dst, &record.path, &name, extra).map_err(|e| e.in_record(&name))?;
-    Ok((Plan::Copy, bytes))
+    let copied = copy_files(src, dst, job).map_err(|e| e.in_record(job.name))?;
+    put_meta(dst, &meta_path, &copied.meta_bytes, job.name)?;
+    Ok((Plan::Copy, copied.bytes))
+}
+
+/// The `meta.json` the destination holds at `meta_path`, if any. A damaged
+/// one counts as none: the record is replaced, as a save would.
+fn held_meta(dst: &Store, meta_path: &str) -> Result<Option<Meta>> {
+    match Meta::read(dst.backend(), meta_path) {
+        Ok(held) => Ok(Some(held)),
+        Err(Error::NotFound { .. } | Error::Corrupt { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a record needs where the destination holds `held` under its name:
+/// nothing if the content is the same; else the version saved later wins,
+/// and two different versions saved in the same second are a conflict.
+fn versus(meta: &Meta, held: &Meta) -> Plan {
+    if held.content_hash == meta.content_hash {
+        return Plan::UpToDate;
+    }
+    match meta.saved_at.cmp(&held.saved_at) {
+        std::cmp::Ordering::Less => Plan::NewerInDestination,
+        std::cmp::Ordering::Equal => Plan::Conflict(format!(
+            "the destination holds other content saved at the same time ({})",
+            held.saved_at
+        )),
+        std::cmp::Ordering::Greater => Plan::Copy,
+    }
+}
+
+/// The key folder of a numbered record folder.
+fn key_path(record_path: &str) -> &str {
+    record_path.rsplit_once('/').map_or("", |(key, _)| key)
 }
 
 fn number_taken(n: u64) -> String {
@@ -361,16 +492,21 @@ fn read_if_present(backend: &dyn Backend, path: &str) -> Result<Option<Vec<u8>>>
     }
 }
 
-/// Copies one record's files, then its `meta.json`, as the source holds them
-/// now (and its extra files, if `extra`); returns the bytes copied.
-fn copy_record(
-    src: &Store,
-    dst: &Store,
-    record_path: &str,
-    name: &str,
-    extra: bool,
-) -> Result<u64> {
+/// A record's files in the destination, its `meta.json` not yet written.
+struct Copied {
+    /// The source's `meta.json` the files were copied by, parsed and as bytes.
+    meta: Meta,
+    meta_bytes: Vec<u8>,
+    /// Bytes copied, `meta.json` included.
+    bytes: u64,
+}
+
+/// Copies one record's files as the source holds them now (and its extra
+/// files, if `job.extra`), each record file checked against its blake3; the
+/// caller writes `meta.json` after them.
+fn copy_files(src: &Store, dst: &Store, job: &Job<'_>) -> Result<Copied> {
     let (from, to, durable) = (src.backend(), dst.backend(), dst.is_durable());
+    let (record_path, name) = (job.path, job.name);
     // The meta.json read now names the files copied: if a save replaced the
     // record since the walk, this copies the new version whole.
     let meta_path = join(&[record_path, META_FILE]);
@@ -400,7 +536,7 @@ fn copy_record(
         bytes += file.size;
     }
     let files_dir = join(&[record_path, FILES_DIR]);
-    let extra_files = if extra {
+    let extra_files = if job.extra {
         from.list(&files_dir)?
     } else {
         Vec::new()
@@ -418,9 +554,19 @@ fn copy_record(
         })?;
         bytes += entry.size;
     }
-    to.put(&meta_path, durable, &mut |w| {
-        w.write_all(&meta_bytes)
-            .map_err(|e| Error::io(e).within(name, &to.describe(&meta_path)))
-    })?;
-    Ok(bytes)
+    Ok(Copied {
+        meta,
+        meta_bytes,
+        bytes,
+    })
+}
+
+/// Writes a record's `meta.json` in the destination, replacing what is there.
+fn put_meta(dst: &Store, meta_path: &str, bytes: &[u8], name: &str) -> Result<()> {
+    let to = dst.backend();
+    to.put(meta_path, dst.is_durable(), &mut |w| {
+        w.write_all(bytes)
+            .map_err(|e| Error::io(e).within(name, &to.describe(meta_path)))
+    })
+    .map_err(|e| e.in_record(name))
 }

@@ -291,6 +291,11 @@ impl Backend for ObjectStoreBackend {
         Ok(false)
     }
 
+    fn create_is_atomic(&self) -> bool {
+        // One `PUT`, which replaces nothing and is visible whole or not at all.
+        true
+    }
+
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>> {
         let loc = self.location(path)?;
         let store = self.store.clone();
