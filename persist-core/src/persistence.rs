@@ -50,22 +50,22 @@ pub trait Persistence: Record {
 
     /// The stored record with this key. Record fields stay unread until touched.
     ///
-    /// Errors: [`Error::AutoIncUnresolved`] if the autoinc is `None`,
-    /// [`Error::NotFound`] if nothing is stored under the key.
+    /// Errors: [`Error::AutoIncUnresolved`](crate::Error::AutoIncUnresolved) if the autoinc is `None`,
+    /// [`Error::NotFound`](crate::Error::NotFound) if nothing is stored under the key.
     fn load(&self, store: &Store) -> Result<Self>;
 
     /// Whether a record with this key is stored.
     fn exists(&self, store: &Store) -> Result<bool>;
 
     /// Removes the record, its record files and its extra files;
-    /// [`Error::NotFound`] if absent. An autoinc number stays taken.
+    /// [`Error::NotFound`](crate::Error::NotFound) if absent. An autoinc number stays taken.
     fn remove(&self, store: &Store) -> Result<()>;
 
     /// Loads the record; if it is not stored, runs `compute` on `self`, saves
     /// the result and returns it. With an `#[autoinc]` field left `None`, always
     /// computes and saves a new numbered record.
     ///
-    /// An error from `compute` comes back as [`Error::Compute`] and nothing is
+    /// An error from `compute` comes back as [`Error::Compute`](crate::Error::Compute) and nothing is
     /// saved. A damaged record is an error, not a reason to recompute.
     ///
     /// The key is computed once however many threads, processes or machines
@@ -75,15 +75,15 @@ pub trait Persistence: Record {
     /// saved. A holder that dies is taken over by one waiter once its lease
     /// is [`lease_ttl`](Store::lease_ttl) old; a holder whose `compute` fails
     /// lets the next waiter compute. Waiting past the store's
-    /// [`wait_timeout`](Store::wait_timeout) is [`Error::Timeout`]. A stored
+    /// [`wait_timeout`](Store::wait_timeout) is [`Error::Timeout`](crate::Error::Timeout). A stored
     /// record is loaded without looking at any lease, and an `#[autoinc]`
     /// left `None` is never leased (each call is a new run).
     ///
     /// The store's [`Policy`](crate::Policy) may change this: under
     /// `Recompute` (or `RecomputeTypes` naming this type) it always computes
     /// and replaces the stored record (without a lease); under `ReadOnly` it only loads
-    /// ([`Error::NotFound`] if absent, without running `compute`;
-    /// [`Error::ReadOnly`] for an autoinc left `None`).
+    /// ([`Error::NotFound`](crate::Error::NotFound) if absent, without running `compute`;
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly) for an autoinc left `None`).
     fn load_or_compute<F>(self, store: &Store, compute: F) -> Result<Self>
     where
         F: FnOnce(&mut Self) -> std::result::Result<(), BoxError>;
@@ -94,10 +94,10 @@ pub trait Persistence: Record {
     ///
     /// `compute` runs on `self` as passed (its data fields as you built them,
     /// typically their defaults), never on the stale record; if it fails, the
-    /// stale record is kept and the error comes back as [`Error::Compute`]. A
+    /// stale record is kept and the error comes back as [`Error::Compute`](crate::Error::Compute). A
     /// damaged record is an error, not a reason to recompute. Under
     /// [`Policy::ReadOnly`](crate::Policy::ReadOnly) a stale record is
-    /// [`Error::ReadOnly`], never returned as if it were fresh.
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly), never returned as if it were fresh.
     ///
     /// ```
     /// use persist_core::{Persistence, Ref, Store};
@@ -148,7 +148,7 @@ pub trait Persistence: Record {
     /// [`Store::local_path`] makes it a path on the local disk.
     ///
     /// The place does not depend on whether the record is saved yet;
-    /// [`Error::AutoIncUnresolved`] if the autoinc is `None`.
+    /// [`Error::AutoIncUnresolved`](crate::Error::AutoIncUnresolved) if the autoinc is `None`.
     ///
     /// ```
     /// use persist_core::{Persistence, Store};
@@ -174,9 +174,9 @@ pub trait Persistence: Record {
     /// `from_directory`): the key is read from the record itself, so a program
     /// that only kept the place gets the whole record back.
     ///
-    /// Errors: [`Error::NotFound`] if nothing is stored there,
-    /// [`Error::TypeMismatch`] if the place holds another type's record,
-    /// [`Error::InvalidKey`] if `location` is not a record's place (empty,
+    /// Errors: [`Error::NotFound`](crate::Error::NotFound) if nothing is stored there,
+    /// [`Error::TypeMismatch`](crate::Error::TypeMismatch) if the place holds another type's record,
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey) if `location` is not a record's place (empty,
     /// absolute, `..`, a folder that is not a record folder).
     ///
     /// ```
@@ -201,7 +201,7 @@ pub trait Persistence: Record {
     fn load_location(store: &Store, location: &str) -> Result<Self>;
 
     /// Keeps an extra file with the record (the record must be saved). `name`
-    /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`]. Extra
+    /// must end in `.` + `V::EXTENSION`, else [`Error::TypeMismatch`](crate::Error::TypeMismatch). Extra
     /// files live apart from the record's own files; `remove` removes them.
     fn save_file<V: Storable>(&self, store: &Store, name: &str, value: &V) -> Result<()>;
 
@@ -214,7 +214,7 @@ pub trait Persistence: Record {
 
     /// Whether an upstream record this one was computed from (a
     /// [`Ref`](crate::Ref) in its key) now has other content, or is gone, since
-    /// this record was saved. [`Error::NotFound`] if this record is not stored.
+    /// this record was saved. [`Error::NotFound`](crate::Error::NotFound) if this record is not stored.
     ///
     /// Content is compared by hash (key, data and record-file contents), so an
     /// upstream saved again with the same content is no change. Staleness

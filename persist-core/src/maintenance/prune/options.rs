@@ -8,7 +8,7 @@ use crate::layout;
 /// recently is never removed, whatever selects it.
 pub const DEFAULT_PRUNE_MIN_AGE: Duration = Duration::from_secs(3600);
 
-/// What [`prune`] removes.
+/// What [`prune`](super::prune) removes.
 ///
 /// [`types`](PruneOptions::types) restricts the scope (empty: every type);
 /// [`older_than`](PruneOptions::older_than), [`keep_last`](PruneOptions::keep_last)
@@ -18,7 +18,7 @@ pub const DEFAULT_PRUNE_MIN_AGE: Duration = Duration::from_secs(3600);
 /// record that stays. With no selector set nothing is selected.
 ///
 /// The fields are public; the methods of the same names set them one at a
-/// time, as [`Store`]'s options do.
+/// time, as [`Store`](crate::Store)'s options do.
 ///
 /// ```
 /// use persist_core::maintenance::{PruneOptions, DEFAULT_PRUNE_MIN_AGE};
@@ -45,10 +45,10 @@ pub struct PruneOptions {
     /// `n` numbers. Records without autoinc are not selected by it.
     pub keep_last: Option<usize>,
     /// Selects records oldest first until the types in scope take at most
-    /// this many bytes (as [`du`](super::du) counts them).
+    /// this many bytes (as [`du`](crate::maintenance::du) counts them).
     pub max_size: Option<u64>,
     /// Records saved less than this long ago are never removed (reported as
-    /// [`Protection::YoungerThanMinAge`]); `Duration::ZERO` lets everything go.
+    /// [`Protection::YoungerThanMinAge`](super::Protection::YoungerThanMinAge)); `Duration::ZERO` lets everything go.
     pub min_age: Duration,
     /// Also remove the records whose `Ref` names a removed record (and theirs,
     /// down the chain), instead of keeping both.
@@ -156,7 +156,7 @@ impl PruneOptions {
         self
     }
 
-    /// Whether any selector is set (without one, [`prune`] selects nothing).
+    /// Whether any selector is set (without one, [`prune`](super::prune) selects nothing).
     ///
     /// ```
     /// # use persist_core::maintenance::PruneOptions;

@@ -1,4 +1,4 @@
-//! [`prune`]: choosing what goes (selection by age, count and size,
+//! [`prune`](super::prune): choosing what goes (selection by age, count and size,
 //! dependents, protections) and removing it in order.
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +36,7 @@ use super::report::{Protection, PruneCandidate, PruneReason, PruneReport};
 /// is removed whole (RELIABILITY.md).
 ///
 /// Files the record's `meta.json` does not name (leftovers of interrupted
-/// saves) stay for [`gc`](super::gc), as do their folders.
+/// saves) stay for [`gc`](crate::maintenance::gc), as do their folders.
 ///
 /// ```
 /// use persist_core::maintenance::{prune, PruneOptions};

@@ -14,14 +14,14 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum PruneReason {
-    /// Saved longer ago than [`PruneOptions::older_than`].
+    /// Saved longer ago than [`PruneOptions::older_than`](super::PruneOptions::older_than).
     OlderThan,
-    /// Not among the newest [`PruneOptions::keep_last`] runs of its key.
+    /// Not among the newest [`PruneOptions::keep_last`](super::PruneOptions::keep_last) runs of its key.
     KeepLast,
-    /// Among the oldest while the scope was over [`PruneOptions::max_size`].
+    /// Among the oldest while the scope was over [`PruneOptions::max_size`](super::PruneOptions::max_size).
     MaxSize,
     /// Its `Ref` names this removed record (the location), with
-    /// [`PruneOptions::with_dependents`].
+    /// [`PruneOptions::with_dependents`](super::PruneOptions::with_dependents).
     DependsOn(String),
 }
 
@@ -46,7 +46,7 @@ impl fmt::Display for PruneReason {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Protection {
-    /// Saved less than [`PruneOptions::min_age`] ago (or at a time that
+    /// Saved less than [`PruneOptions::min_age`](super::PruneOptions::min_age) ago (or at a time that
     /// cannot be read, or in the future).
     YoungerThanMinAge,
     /// The `Ref` of this record (the location), which stays, names it.
@@ -62,7 +62,7 @@ impl fmt::Display for Protection {
     }
 }
 
-/// One record [`prune`] selected.
+/// One record [`prune`](super::prune) selected.
 ///
 /// ```
 /// use persist_core::maintenance::{PruneCandidate, PruneReason};
@@ -97,7 +97,7 @@ pub struct PruneCandidate {
     pub reason: PruneReason,
 }
 
-/// What [`prune`] did (or, with `dry_run`, would do).
+/// What [`prune`](super::prune) did (or, with `dry_run`, would do).
 ///
 /// ```
 /// use persist_core::maintenance::{prune, PruneOptions};
@@ -122,7 +122,7 @@ pub struct PruneReport {
     /// Record folders whose `meta.json` cannot be read: never selected, and
     /// whose `Ref`s are unknown (`persist verify` says more).
     pub unreadable: Vec<(String, Error)>,
-    /// Bytes of the types in scope before the prune, as [`du`](super::du)
+    /// Bytes of the types in scope before the prune, as [`du`](crate::maintenance::du)
     /// counts them (every file under their folders).
     pub scope_bytes: u64,
 }
