@@ -49,6 +49,9 @@ use crate::store::{Policy, Store};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+// Without this, a parser that flattens these flags and has no doc comment of
+// its own would show the rustdoc above as its `--help` description.
+#[command(about = None, long_about = None)]
 pub struct StoreArgs {
     /// Where results are kept: a folder, or a URL such as s3://bucket/prefix
     #[arg(
@@ -104,7 +107,7 @@ impl StoreArgs {
     ///
     /// A folder is created if missing, except with `--read-only`, where a
     /// missing folder is [`Error::NotFound`]. A URL (`s3://…`, `gs://…`, …)
-    /// needs the `object-store` feature ([`Store::open_url`]; without it,
+    /// needs the `object-store` feature (`Store::open_url`; without it,
     /// [`Error::Unsupported`]).
     ///
     /// ```
@@ -164,4 +167,29 @@ fn open_url(url: &str, scheme: &str, rest: &str, read_only: bool) -> Result<Stor
             "the store `{url}` is a URL: build with persist-core's `object-store` feature"
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::StoreArgs;
+
+    // A parser with neither a doc comment nor an `about`.
+    #[derive(Parser)]
+    struct Bare {
+        #[command(flatten)]
+        store: StoreArgs,
+    }
+
+    #[test]
+    fn a_parser_without_docs_shows_no_description_of_store_args() {
+        let help = Bare::command().render_long_help().to_string();
+        assert!(help.contains("--read-only"), "{help}");
+        assert!(!help.contains("| flag |"), "{help}");
+        assert!(
+            !help.contains("Where a program keeps its results"),
+            "{help}"
+        );
+    }
 }
