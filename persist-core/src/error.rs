@@ -312,10 +312,21 @@ impl Error {
     }
 
     /// Fills in the record (and path) where they are still empty.
-    pub(crate) fn within(mut self, rec: &str, at: &str) -> Self {
+    pub(crate) fn within(self, rec: &str, at: &str) -> Self {
+        self.within_at(rec, || at.to_owned())
+    }
+
+    /// [`within`](Self::within), with the path made only if it is still
+    /// empty: most errors of the backends name their path already.
+    pub(crate) fn within_at(mut self, rec: &str, at: impl FnOnce() -> String) -> Self {
         let fill = |s: &mut String, v: &str| {
             if s.is_empty() {
                 v.clone_into(s);
+            }
+        };
+        let fill_path = |s: &mut String| {
+            if s.is_empty() {
+                *s = at();
             }
         };
         match &mut self {
@@ -329,7 +340,7 @@ impl Error {
             | Error::ReadOnly { record, path }
             | Error::Timeout { record, path, .. } => {
                 fill(record, rec);
-                fill(path, at);
+                fill_path(path);
             }
             Error::AutoIncUnresolved { record, .. }
             | Error::EmptyRecord { record, .. }

@@ -57,7 +57,7 @@ pub(crate) fn read_meta_bytes(store: &Store, dir: &RecordDir) -> Result<Vec<u8>>
 fn parse_meta<T: Record>(store: &Store, dir: &RecordDir, bytes: Result<Vec<u8>>) -> Result<Meta> {
     let schema = T::__SCHEMA;
     let backend = store.backend();
-    let ctx = |e: Error| e.within(dir.name(), &backend.describe(&dir.meta_path()));
+    let ctx = |e: Error| e.within_at(dir.name(), || backend.describe(&dir.meta_path()));
     let bytes = bytes.map_err(ctx)?;
     // The usual case, a meta.json of this version, parses straight into `Meta`;
     // anything else (another version to migrate, damage to report) takes the

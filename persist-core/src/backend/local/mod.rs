@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{check_rel, Backend, Entry, WriteFn};
 use crate::error::{Error, Result};
-use open::{fs_err, io_err, missing};
+use open::{fs_err, io_err, missing, shown};
 use write::{fill, fill_over};
 
 pub(crate) mod counter;
@@ -559,7 +559,7 @@ impl Backend for LocalBackend {
     }
 
     fn describe(&self, path: &str) -> String {
-        self.root.join(path).display().to_string()
+        shown(&self.root.join(path))
     }
 
     fn local_path(&self, path: &str) -> Option<PathBuf> {

@@ -51,15 +51,16 @@ pub(super) fn open_no_symlinks(full: &Path, stat: bool) -> Option<Result<(File, 
 /// The careful way, for a path whose folders were checked: the file itself
 /// must not be a symbolic link and must be a regular file.
 pub(super) fn open_checked(full: &Path) -> Result<(File, Option<u64>)> {
-    let shown = full.display().to_string();
     // persist never writes symlinks or folders where it reads files: either
     // is damage (or a link planted to reach outside the store).
     match fs::symlink_metadata(full) {
         Ok(m) if m.file_type().is_symlink() => {
-            return Err(Error::corrupt("is a symbolic link; a store holds none").within("", &shown))
+            return Err(
+                Error::corrupt("is a symbolic link; a store holds none").within("", &shown(full))
+            )
         }
         Ok(m) if !m.is_file() => {
-            return Err(Error::corrupt("is not a regular file").within("", &shown))
+            return Err(Error::corrupt("is not a regular file").within("", &shown(full)))
         }
         Ok(_) => {}
         Err(e) => return Err(fs_err(e, full)),
@@ -184,7 +185,7 @@ pub(super) fn fs_err(source: io::Error, path: &Path) -> Error {
 pub(super) fn missing(path: &Path) -> Error {
     Error::NotFound {
         record: String::new(),
-        path: path.display().to_string(),
+        path: shown(path),
     }
 }
 
@@ -192,7 +193,14 @@ pub(super) fn missing(path: &Path) -> Error {
 pub(super) fn io_err(source: io::Error, path: &Path) -> Error {
     Error::Io {
         record: String::new(),
-        path: path.display().to_string(),
+        path: shown(path),
         source,
     }
+}
+
+/// A local path as errors and messages show it: what `Path::display` gives,
+/// made in one allocation (a miss's look for `meta.json` ends in
+/// [`missing`]).
+pub(super) fn shown(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
 }
