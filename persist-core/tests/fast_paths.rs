@@ -455,12 +455,14 @@ fn a_record_saves_again_after_its_folder_was_removed_by_hand() {
 }
 
 /// `put_replacing` on the local disk and in memory: the new object is there
-/// whole, the replaced one gone, whatever their sizes; with nothing to
-/// replace it is a put; a link planted at the replaced name is not written
-/// through.
+/// whole, the replaced one gone, whatever their sizes, whether it is handed
+/// what `create_kept` kept of the replaced object or not, and also when the
+/// replaced object was put again since it was kept (a renewed lease); with
+/// nothing to replace it is a put; a link planted at the replaced name is not
+/// written through.
 #[test]
 fn a_put_replacing_an_object_takes_its_place() {
-    use persist_core::backend::{Backend, LocalBackend, MemoryBackend};
+    use persist_core::backend::{Backend, Kept, LocalBackend, MemoryBackend};
     let tmp = tempfile::tempdir().unwrap();
     let local = LocalBackend::new(tmp.path().join("store")).unwrap();
     let backends: [(&str, &dyn Backend); 2] =
@@ -478,20 +480,52 @@ fn a_put_replacing_an_object_takes_its_place() {
                 &b"a meta.json, longer than the lease it replaces"[..],
             ),
         ] {
-            assert!(backend.create("t/r/.lease", old, false).unwrap());
-            backend
-                .put_replacing("t/r/meta.json", "t/r/.lease", false, &mut |w| {
-                    w.write_all(new).map_err(Error::io)
-                })
-                .unwrap();
-            assert_eq!(backend.read_all("t/r/meta.json").unwrap(), new, "{name}");
-            assert!(
-                matches!(backend.read_all("t/r/.lease"), Err(Error::NotFound { .. })),
-                "{name}: the replaced object is gone"
-            );
+            for how in ["created", "kept", "kept, then put again"] {
+                let kept = if how == "created" {
+                    assert!(backend.create("t/r/.lease", old, false).unwrap());
+                    Kept::default()
+                } else {
+                    backend
+                        .create_kept("t/r/.lease", old, false)
+                        .unwrap()
+                        .unwrap()
+                };
+                if how == "kept, then put again" {
+                    backend
+                        .put("t/r/.lease", false, &mut bytes(b"a renewed lease body"))
+                        .unwrap();
+                }
+                backend
+                    .put_replacing("t/r/meta.json", "t/r/.lease", kept, false, &mut |w| {
+                        w.write_all(new).map_err(Error::io)
+                    })
+                    .unwrap();
+                assert_eq!(
+                    backend.read_all("t/r/meta.json").unwrap(),
+                    new,
+                    "{name}, {how}"
+                );
+                assert!(
+                    matches!(backend.read_all("t/r/.lease"), Err(Error::NotFound { .. })),
+                    "{name}, {how}: the replaced object is gone"
+                );
+            }
         }
+        assert!(
+            backend
+                .create_kept("t/r/meta.json", b"", false)
+                .unwrap()
+                .is_none(),
+            "{name}: nothing is created where something is"
+        );
         backend
-            .put_replacing("t/r/meta.json", "t/r/.gone", false, &mut bytes(b"again"))
+            .put_replacing(
+                "t/r/meta.json",
+                "t/r/.gone",
+                Kept::default(),
+                false,
+                &mut bytes(b"again"),
+            )
             .unwrap();
         assert_eq!(
             backend.read_all("t/r/meta.json").unwrap(),
@@ -509,7 +543,13 @@ fn a_put_replacing_an_object_takes_its_place() {
     std::fs::write(&outside, b"kept").unwrap();
     std::os::unix::fs::symlink(&outside, tmp.path().join("store/t/r/.lease")).unwrap();
     assert!(local
-        .put_replacing("t/r/meta.json", "t/r/.lease", false, &mut bytes(b"x"))
+        .put_replacing(
+            "t/r/meta.json",
+            "t/r/.lease",
+            Kept::default(),
+            false,
+            &mut bytes(b"x")
+        )
         .is_err());
     assert_eq!(std::fs::read(&outside).unwrap(), b"kept");
     assert_eq!(local.read_all("t/r/meta.json").unwrap(), b"again");

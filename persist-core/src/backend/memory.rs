@@ -6,7 +6,7 @@ use std::io::{Cursor, Read};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use super::{check_rel, Backend, Entry, WriteFn};
+use super::{check_rel, Backend, Entry, Kept, WriteFn};
 use crate::error::{Error, Result};
 
 type Objects = BTreeMap<String, (Arc<Vec<u8>>, SystemTime)>;
@@ -55,6 +55,7 @@ impl Backend for MemoryBackend {
         &self,
         path: &str,
         replaced: &str,
+        _kept: Kept,
         _durable: bool,
         write: &mut WriteFn<'_>,
     ) -> Result<()> {

@@ -8,6 +8,7 @@
 //! The trait is small on purpose: an atomic put, a read, a one-level listing, a
 //! create-if-absent and deletes. Local disk, memory and object storage all fit it.
 
+use std::any::Any;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -29,6 +30,43 @@ pub(crate) use read_only::ReadOnlyBackend;
 
 /// A writer callback handed to [`Backend::put`]: it writes the object's bytes.
 pub type WriteFn<'a> = dyn FnMut(&mut dyn Write) -> Result<()> + 'a;
+
+/// What a backend keeps of an object it made with
+/// [`create_kept`](Backend::create_kept), so that a
+/// [`put_replacing`](Backend::put_replacing) of that object writes it again
+/// without looking it up by name: the open file on the local disk, nothing in
+/// memory or object storage. Empty by default.
+#[derive(Default)]
+pub struct Kept(Option<Box<dyn Any + Send>>);
+
+impl Kept {
+    /// Keeps `value`, for the backend that made it to [`take`](Kept::take)
+    /// back.
+    pub fn new<T: Any + Send>(value: T) -> Kept {
+        Kept(Some(Box::new(value)))
+    }
+
+    /// What is kept, if it is a `T`; nothing is kept afterwards.
+    pub fn take<T: Any>(&mut self) -> Option<T> {
+        match self.0.take()?.downcast::<T>() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                self.0 = Some(other);
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Kept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Kept(..)"
+        } else {
+            "Kept(none)"
+        })
+    }
+}
 
 /// One child of a listed prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +126,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// if something already was. Atomic across processes: of many callers at
     /// once, exactly one gets `true`.
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool>;
+
+    /// [`create`](Backend::create), and what the backend keeps of the new
+    /// object for a later [`put_replacing`](Backend::put_replacing) of it
+    /// (`None` if something was there already): a lease's file, which its
+    /// record's `meta.json` is written into. The local disk keeps the file
+    /// open. The default is a `create` that keeps nothing.
+    fn create_kept(&self, path: &str, bytes: &[u8], durable: bool) -> Result<Option<Kept>> {
+        Ok(self.create(path, bytes, durable)?.then(Kept::default))
+    }
 
     /// Whether [`create`](Backend::create) also makes its object appear whole
     /// at once, as [`put`](Backend::put) does: neither a reader nor a crash
@@ -190,17 +237,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The local disk writes the bytes into `replaced`'s file and renames it
     /// to `path`: one file made and one name changed where a `put` and a
     /// `delete` would make a temporary file, rename it and remove
-    /// `replaced`. If `replaced` is gone, it is a `put`. On failure `path`
-    /// may hold the old object or the new one, and `replaced` may be gone or
-    /// hold part of the new bytes: the caller removes it. The default is a
-    /// `put`, then a [`delete`](Backend::delete) of `replaced`.
+    /// `replaced`. If `replaced` is gone, it is a `put`. `kept` is what
+    /// [`create_kept`](Backend::create_kept) kept of `replaced` (empty if the
+    /// caller has nothing, or wrote `replaced` again since): the local disk
+    /// then writes into the file it holds open, if that file still has a
+    /// name, instead of opening `replaced` again. On failure `path` may hold
+    /// the old object or the new one, and `replaced` may be gone or hold
+    /// part of the new bytes: the caller removes it. The default is a `put`,
+    /// then a [`delete`](Backend::delete) of `replaced`.
     fn put_replacing(
         &self,
         path: &str,
         replaced: &str,
+        kept: Kept,
         durable: bool,
         write: &mut WriteFn<'_>,
     ) -> Result<()> {
+        drop(kept);
         self.put(path, durable, write)?;
         self.delete(replaced)
     }

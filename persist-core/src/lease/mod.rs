@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::backend::{join, WriteFn};
+use crate::backend::{join, Kept, WriteFn};
 use crate::error::{Error, Result};
 use crate::store::{Store, MIN_LEASE_TTL};
 
@@ -378,13 +378,17 @@ fn acquire<T>(
         let mut takeover = None;
         // Taken before the write: no waiter can have seen the lease earlier.
         let started = Instant::now();
-        let created = backend.create(path, &body.to_bytes(), false).map_err(ctx)?;
+        let created = backend
+            .create_kept(path, &body.to_bytes(), false)
+            .map_err(ctx)?;
         // When the lease was written, for the release to skip its read while
         // that is recent. A create that took longer than the shortest lease
         // time may have been seen empty for a waiter's whole lease time (and
         // removed): such a lease is never counted as freshly written.
         let mut written = (started.elapsed() < MIN_LEASE_TTL).then_some(started);
-        let claimed = if created {
+        let mut kept = Kept::default();
+        let claimed = if let Some(created) = created {
+            kept = created;
             true
         } else {
             // Someone else held the lease: whatever they left in the folder
@@ -426,7 +430,7 @@ fn acquire<T>(
             }
         };
         if claimed {
-            let lease = HeldLease::start(store, path, body, written, takeover);
+            let lease = HeldLease::start(store, path, body, written, kept, takeover);
             // A holder may have saved and let go between our look and our claim.
             return match check() {
                 Ok(Some(v)) => {
@@ -557,7 +561,7 @@ mod tests {
             .backend()
             .create("t/k/.lease", &body.to_bytes(), false)
             .unwrap());
-        HeldLease::start(store, "t/k/.lease", body, written, None)
+        HeldLease::start(store, "t/k/.lease", body, written, Kept::default(), None)
     }
 
     /// Whether the release reads the lease first or not (a lease written a

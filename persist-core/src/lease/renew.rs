@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::body::{lock, now_ms, read_body, write_body, LeaseBody};
-use crate::backend::WriteFn;
+use crate::backend::{Kept, WriteFn};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -34,6 +34,10 @@ struct ActiveState {
     /// whole: the release skips its read of the lease while this is recent
     /// (see `ActiveLease::end`).
     written: Option<Instant>,
+    /// What the backend kept of the lease it created (its open file on the
+    /// local disk), for the save's `meta.json` to be written into; dropped
+    /// when the lease is written again or ends.
+    kept: Kept,
     /// The takeover claim this holder created, removed after a save.
     takeover: Option<String>,
     ended: bool,
@@ -46,12 +50,13 @@ struct ActiveState {
 impl HeldLease {
     /// Starts renewing the lease at `path`, which holds `body`. `written`:
     /// when it was written (taken before the write), if no waiter can have
-    /// seen it empty.
+    /// seen it empty. `kept`: what the backend kept of it when it created it.
     pub(super) fn start(
         store: &Store,
         path: &str,
         body: LeaseBody,
         written: Option<Instant>,
+        kept: Kept,
         takeover: Option<String>,
     ) -> HeldLease {
         let every = renew_every(body.ttl());
@@ -61,6 +66,7 @@ impl HeldLease {
             state: Mutex::new(ActiveState {
                 body,
                 written,
+                kept,
                 takeover,
                 ended: false,
                 lost: false,
@@ -141,11 +147,13 @@ impl ActiveLease {
         let mut state = lock(&self.state);
         let backend = self.store.backend();
         let durable = self.store.is_durable();
+        let kept = std::mem::take(&mut state.kept);
         if state.ended || !self.still_ours(&state) {
             drop(state);
+            drop(kept);
             return backend.put(path, durable, write);
         }
-        let put = backend.put_replacing(path, &self.path, durable, write);
+        let put = backend.put_replacing(path, &self.path, kept, durable, write);
         if put.is_err() {
             // The lease's file may hold part of `meta.json`: removed now, while
             // it is known to be this holder's, so the next waiter computes.
@@ -160,6 +168,8 @@ impl ActiveLease {
     fn end(&self, succeeded: bool) {
         let mut state = lock(&self.state);
         state.ended = true;
+        // The renewer may hold this lease a while yet: its file is not.
+        state.kept = Kept::default();
         let backend = self.store.backend();
         // Best effort throughout: a lease left behind expires, and gc removes it.
         if self.still_ours(&state) {
@@ -209,6 +219,8 @@ impl ActiveLease {
         }
         state.body.seq += 1;
         state.body.renewed_ms = now_ms();
+        // Written below as a new file in the lease's place.
+        state.kept = Kept::default();
         if let Err(e) = write_body(&self.store, &self.path, &state.body) {
             tracing::warn!(target: "persist", lease = %shown(), error = %e, "could not renew the lease; trying again");
             *lock(&self.due) = Instant::now() + every / 2;

@@ -8,14 +8,15 @@
 //! (`put_new`). Claims use `create_new` (`O_EXCL`), which the kernel
 //! makes atomic across processes. A `meta.json` that ends a lease is written
 //! into the lease's file, which is then renamed to `meta.json`
-//! (`put_replacing`): the lease's file is the temporary file.
+//! (`put_replacing`): the lease's file is the temporary file, and it is
+//! still open from its create (`create_kept`) unless it was written again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{check_rel, Backend, Entry, WriteFn};
+use super::{check_rel, Backend, Entry, Kept, WriteFn};
 use crate::error::{Error, Result};
 use open::{fs_err, io_err, missing, shown};
 use write::{fill, fill_over};
@@ -287,6 +288,52 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// Creates `path` holding `bytes` if nothing is there (`O_EXCL`), and
+    /// gives its file, still open; `None` if something was there.
+    fn create_file(&self, path: &str, bytes: &[u8], durable: bool) -> Result<Option<File>> {
+        // Into the folder `make_dir` last checked without walking to it
+        // again: a lease is created in the record folder its caller has just
+        // made.
+        let (target, file) = self.in_folder(path, durable, |target| {
+            match OpenOptions::new().write(true).create_new(true).open(target) {
+                Ok(f) => Ok(Some(f)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        let Some(mut file) = file else {
+            return Ok(None);
+        };
+        file.write_all(bytes).map_err(|e| io_err(e, &target))?;
+        if durable {
+            file.sync_all().map_err(|e| io_err(e, &target))?;
+            sync_dir(parent_of(&target)?)?;
+        }
+        Ok(Some(file))
+    }
+}
+
+/// The file [`create_kept`](Backend::create_kept) made, kept open.
+#[cfg_attr(not(unix), allow(dead_code))]
+struct KeptFile(File);
+
+/// The file `kept` holds and its size, if it still has a name: a file
+/// replaced since (a renewal of the lease puts a new file in its place) or
+/// removed has none, and is looked up by name instead.
+#[cfg(unix)]
+fn still_named(kept: &mut Kept) -> Option<(File, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let KeptFile(file) = kept.take::<KeptFile>()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.nlink() > 0).then_some((file, meta.len()))
+}
+
+#[cfg(not(unix))]
+fn still_named(_kept: &mut Kept) -> Option<(File, u64)> {
+    None
+}
+
 impl Backend for LocalBackend {
     fn put(&self, path: &str, durable: bool, write: &mut WriteFn<'_>) -> Result<()> {
         let (target, tmp) = self.in_folder(path, durable, |target| {
@@ -326,21 +373,31 @@ impl Backend for LocalBackend {
         &self,
         path: &str,
         replaced: &str,
+        mut kept: Kept,
         durable: bool,
         write: &mut WriteFn<'_>,
     ) -> Result<()> {
         let source = self.full_or_checked(replaced)?;
-        let mut options = OpenOptions::new();
-        options.write(true);
-        // The caller's own file, never one a link planted at its name leads to.
-        #[cfg(target_os = "linux")]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let file = match options.open(&source) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.put(path, durable, write),
-            Err(e) => return Err(io_err(e, &source)),
+        let (file, old_len) = match still_named(&mut kept) {
+            Some(kept) => kept,
+            None => {
+                let mut options = OpenOptions::new();
+                options.write(true);
+                // The caller's own file, never one a link planted at its name
+                // leads to.
+                #[cfg(target_os = "linux")]
+                std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+                let file = match options.open(&source) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return self.put(path, durable, write)
+                    }
+                    Err(e) => return Err(io_err(e, &source)),
+                };
+                let old_len = file.metadata().map_err(|e| io_err(e, &source))?.len();
+                (file, old_len)
+            }
         };
-        let old_len = file.metadata().map_err(|e| io_err(e, &source))?.len();
         fill_over(&file, old_len, &source, durable, write)?;
         drop(file);
         let (target, _) = self.prepare(path, durable)?;
@@ -386,25 +443,18 @@ impl Backend for LocalBackend {
     }
 
     fn create(&self, path: &str, bytes: &[u8], durable: bool) -> Result<bool> {
-        // Into the folder `make_dir` last checked without walking to it
-        // again: a lease is created in the record folder its caller has just
-        // made.
-        let (target, file) = self.in_folder(path, durable, |target| {
-            match OpenOptions::new().write(true).create_new(true).open(target) {
-                Ok(f) => Ok(Some(f)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
-                Err(e) => Err(e),
-            }
-        })?;
-        let Some(mut file) = file else {
-            return Ok(false);
-        };
-        file.write_all(bytes).map_err(|e| io_err(e, &target))?;
-        if durable {
-            file.sync_all().map_err(|e| io_err(e, &target))?;
-            sync_dir(parent_of(&target)?)?;
-        }
-        Ok(true)
+        Ok(self.create_file(path, bytes, durable)?.is_some())
+    }
+
+    fn create_kept(&self, path: &str, bytes: &[u8], durable: bool) -> Result<Option<Kept>> {
+        let file = self.create_file(path, bytes, durable)?;
+        // Kept open where `put_replacing` can tell whether it still has a
+        // name (unix); elsewhere closed, and opened again by name.
+        #[cfg(unix)]
+        let kept = file.map(|file| Kept::new(KeptFile(file)));
+        #[cfg(not(unix))]
+        let kept = file.map(|_| Kept::default());
+        Ok(kept)
     }
 
     fn get(&self, path: &str) -> Result<Box<dyn Read + Send>> {

@@ -95,8 +95,7 @@ impl<'a> FileWriter<'a> {
 
     fn flush_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
-            let mut f = self.file;
-            f.write_all(&self.buf)?;
+            write_at(self.file, &self.buf, self.written)?;
             self.written += self.buf.len() as u64;
             self.buf.clear();
         }
@@ -105,7 +104,6 @@ impl<'a> FileWriter<'a> {
 
     /// Writes `bytes` to the file, starting writeback every [`WRITEBACK_STEP`].
     fn write_direct(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        let mut f = self.file;
         if bytes.len() >= PREALLOCATE_MIN {
             preallocate(self.file, self.written, bytes.len());
         }
@@ -115,7 +113,7 @@ impl<'a> FileWriter<'a> {
             } else {
                 bytes.len()
             };
-            f.write_all(&bytes[..step])?;
+            write_at(self.file, &bytes[..step], self.written)?;
             bytes = &bytes[step..];
             self.written += step as u64;
             if self.durable && self.written - self.writeback_from >= WRITEBACK_STEP {
@@ -150,6 +148,22 @@ impl Write for FileWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.flush_buf()
     }
+}
+
+/// Writes all of `bytes` at offset `at` of `file`, wherever its cursor is: a
+/// file written over may have been kept open since its first bytes
+/// (`Backend::create_kept`).
+#[cfg(unix)]
+fn write_at(file: &File, bytes: &[u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, at)
+}
+
+/// Elsewhere no file is kept open: each is written from its start through
+/// its cursor.
+#[cfg(not(unix))]
+fn write_at(file: &File, bytes: &[u8], _at: u64) -> io::Result<()> {
+    let mut f = file;
+    f.write_all(bytes)
 }
 
 /// Reserves the blocks of `[from, from + len)` in one call before a large
