@@ -89,6 +89,15 @@ impl LocalBackend {
         self.full_checked(path).map(|(full, _)| full)
     }
 
+    /// `root.join(path)`, made in one allocation (`Path::join` copies the
+    /// root, then grows it for `path`).
+    fn join(&self, path: &str) -> PathBuf {
+        let mut full = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + path.len());
+        full.push(&self.root);
+        full.push(path);
+        full
+    }
+
     /// [`full`](Self::full), and whether the folder holding `path` was seen
     /// on the way (a folder, not a link). A write into it then needs no
     /// [`ensure_dir`](Self::ensure_dir), which would look it up again.
@@ -122,7 +131,7 @@ impl LocalBackend {
                 }
             }
         }
-        Ok((self.root.join(path), parent_seen))
+        Ok((self.join(path), parent_seen))
     }
 
     /// The full paths of `from` and `to` for a copy, link or rename, and the
@@ -196,8 +205,8 @@ impl LocalBackend {
     /// may be a symbolic link.
     fn prepare(&self, path: &str, durable: bool) -> Result<(PathBuf, bool)> {
         check_rel(path)?;
-        let target = self.root.join(path);
-        if self.is_checked(parent_of(&target)?) {
+        let target = self.join(path);
+        if self.in_checked(&target) {
             return Ok((target, true));
         }
         Ok((self.walked(path, durable)?, false))
@@ -217,21 +226,33 @@ impl LocalBackend {
     /// [`make_dir`](Backend::make_dir) last checked.
     fn full_or_checked(&self, path: &str) -> Result<PathBuf> {
         check_rel(path)?;
-        let target = self.root.join(path);
-        match target.parent() {
-            Some(dir) if !path.is_empty() && self.is_checked(dir) => Ok(target),
-            _ => self.full(path),
+        let target = self.join(path);
+        if self.in_checked(&target) {
+            Ok(target)
+        } else {
+            self.full(path)
         }
     }
 
-    fn is_checked(&self, dir: &Path) -> bool {
+    /// Whether `target` is a name right inside the folder
+    /// [`make_dir`](Backend::make_dir) last checked.
+    fn in_checked(&self, target: &Path) -> bool {
+        let target = target.as_os_str().as_encoded_bytes();
         self.checked_dir
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_deref()
-            // Byte for byte: both are built the same way from the root, and
-            // `Path`'s own equality compares component by component.
-            .is_some_and(|d| d.as_os_str() == dir.as_os_str())
+            // Byte for byte: both are built the same way from the root (a
+            // checked relative path has no `.` or `..`), so this is the
+            // folder followed by one more name, as `Path::parent` would find
+            // it, without parsing the path's components.
+            .is_some_and(|dir| {
+                let dir = dir.as_os_str().as_encoded_bytes();
+                target.len() > dir.len() + 1
+                    && target.starts_with(dir)
+                    && target[dir.len()] == b'/'
+                    && !target[dir.len() + 1..].contains(&b'/')
+            })
     }
 
     fn set_checked(&self, dir: Option<PathBuf>) {
@@ -279,7 +300,7 @@ impl LocalBackend {
         let joined = if path.is_empty() {
             self.root.clone()
         } else {
-            self.root.join(path)
+            self.join(path)
         };
         if let Some(opened) = open::open_no_symlinks(&joined, stat) {
             return opened;
@@ -609,7 +630,7 @@ impl Backend for LocalBackend {
     }
 
     fn describe(&self, path: &str) -> String {
-        shown(&self.root.join(path))
+        shown(&self.join(path))
     }
 
     fn local_path(&self, path: &str) -> Option<PathBuf> {
