@@ -109,7 +109,7 @@ impl Provenance {
             crate_name: crate_name.to_owned(),
             crate_version: crate_version.to_owned(),
             host: crate::backend::local::hostname().to_owned(),
-            pid: std::process::id(),
+            pid: crate::backend::local::process_id(),
             persist_version: env!("CARGO_PKG_VERSION").to_owned(),
             compute_seconds,
         }

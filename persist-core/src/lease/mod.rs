@@ -150,7 +150,7 @@ pub(crate) fn once<T>(
         noted: false,
     };
     let gate_key = format!("{:x}\0{path}", store.backend_id());
-    let _turn = match Turn::take(&gate_key, &mut wait, check)? {
+    let _turn = match Turn::take(gate_key, &mut wait, check)? {
         Taken::Turn(turn) => turn,
         Taken::Stored(v) => return Ok(v),
     };
@@ -261,16 +261,14 @@ struct Registered {
 }
 
 impl Registered {
-    fn new(key: &str) -> Registered {
+    fn new(key: String) -> Registered {
         let mut keys = lock(&turns().keys);
         let slot = keys
-            .entry(key.to_owned())
+            .entry(key.clone())
             .or_insert_with(|| (Arc::default(), 0));
         slot.1 += 1;
-        Registered {
-            key: key.to_owned(),
-            gate: slot.0.clone(),
-        }
+        let gate = slot.0.clone();
+        Registered { key, gate }
     }
 }
 
@@ -293,7 +291,7 @@ struct Turn {
 
 impl Turn {
     fn take<T>(
-        key: &str,
+        key: String,
         wait: &mut Wait<'_>,
         check: &mut dyn FnMut() -> Result<Option<T>>,
     ) -> Result<Taken<T>> {
@@ -552,6 +550,26 @@ mod tests {
             Duration::from_secs(7)
         );
         assert_eq!(stated_ttl(b"", fallback), fallback);
+    }
+
+    #[test]
+    fn a_body_is_the_json_serde_writes() {
+        let mut body = LeaseBody::new(Duration::from_millis(1500));
+        for (host, n) in [
+            ("node-7", 0),
+            ("", 9),
+            ("a \"quoted\" \\ host\n", 10),
+            ("h\u{f6}st-\u{1f600}\u{7f}", u64::MAX),
+        ] {
+            body.host = host.to_owned();
+            body.seq = n;
+            body.ttl_ms = n;
+            body.pid = u32::try_from(n).unwrap_or(u32::MAX);
+            let bytes = body.to_bytes();
+            assert_eq!(bytes, serde_json::to_vec(&body).unwrap(), "{host:?}");
+            let back: LeaseBody = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, body);
+        }
     }
 
     /// Creates the lease `t/k/.lease` and holds it, written at `written`.

@@ -28,7 +28,7 @@ pub(crate) mod parallel_read;
 pub(crate) mod prefault;
 mod write;
 
-pub(crate) use host::hostname;
+pub(crate) use host::{hostname, process_id};
 pub(crate) use open::{changed_at, map_file, open_file, MapFailure};
 
 /// Prefix of in-flight temporary files; `gc` removes old ones.
