@@ -277,6 +277,27 @@ fn load_or_compute_computes_once() {
     });
 }
 
+/// A computation that changes a key field: the result is saved under the key
+/// it has when it is saved, as `save` would, and loads by that key.
+#[test]
+fn load_or_compute_saves_under_the_key_the_computation_left() {
+    on_every_store(|store| {
+        let computed = Example::new("K", "s", "1")
+            .load_or_compute(store, |e| {
+                e.use_session = "t".to_owned();
+                e.channels = vec![7];
+                e.data.set(array![2.0]);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(computed.use_session, "t");
+        let back = Example::new("K", "t", "1").load(store).unwrap();
+        assert_eq!(back.channels, vec![7]);
+        assert_eq!(back.data.get().unwrap(), &array![2.0]);
+        assert!(!Example::new("K", "s", "1").exists(store).unwrap());
+    });
+}
+
 #[test]
 fn load_or_compute_failure_saves_nothing() {
     on_every_store(|store| {

@@ -6,6 +6,8 @@
 
 use std::time::Instant;
 
+use serde_json::{Map, Value};
+
 use crate::error::{BoxError, Error, Result};
 use crate::lease::{self, Leased};
 use crate::ops::read::{self, read_record, resolved_dir};
@@ -52,7 +54,7 @@ where
     if unresolved || policy.recomputes(schema.name) {
         // Each call is a new numbered run, or a deliberate recomputation:
         // nothing to share, nothing leased.
-        return run(value, store, compute, &Leased::NONE);
+        return run(value, store, compute, &Leased::NONE, None);
     }
     let dir = resolved_dir(&value)?;
     let key = key_map(&value)?;
@@ -78,13 +80,21 @@ where
         return Ok(v);
     }
     lease::once(store, &dir.path(), dir.name(), &mut check, |leased| {
-        run(value, store, compute, leased)
+        run(value, store, compute, leased, Some((&dir, &key)))
     })
 }
 
 /// Runs the computation on `value` and saves the result if it passes the
 /// type's check, its `meta.json` written through the lease it ran under.
-fn run<T, F>(mut value: T, store: &Store, compute: F, leased: &Leased<'_>) -> Result<T>
+/// `place`: the folder and key of `value` before the computation, which
+/// the save reuses if the computation left the key as it was.
+fn run<T, F>(
+    mut value: T,
+    store: &Store,
+    compute: F,
+    leased: &Leased<'_>,
+    place: Option<(&RecordDir, &Map<String, Value>)>,
+) -> Result<T>
 where
     T: Record,
     F: FnOnce(&mut T) -> std::result::Result<(), BoxError>,
@@ -107,7 +117,14 @@ where
     value
         .__validate()
         .map_err(|source| invalid(&value, store, source))?;
-    save::save_computed(&mut value, store, seconds, leased)?;
+    // The folder is a function of the key and the number alone: if the
+    // computation changed neither, it is the one found before (and the
+    // save need not derive it again).
+    let place = place.and_then(|(dir, key)| match key_map(&value) {
+        Ok(now) if now == *key && value.__autoinc() == dir.number() => Some((dir.clone(), now)),
+        _ => None,
+    });
+    save::save_computed(&mut value, store, seconds, leased, place)?;
     Ok(value)
 }
 

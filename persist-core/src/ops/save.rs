@@ -38,19 +38,21 @@ pub(crate) fn check_writable<T: Record>(value: &T, store: &Store) -> Result<()> 
 }
 
 pub(crate) fn save<T: Record>(value: &mut T, store: &Store) -> Result<()> {
-    save_with(value, store, None, &Leased::NONE)
+    save_with(value, store, None, &Leased::NONE, None)
 }
 
 /// [`save`] of a value `load_or_compute` computed in `seconds`, which its
 /// provenance records, under the lease `leased` (whose end its `meta.json`
-/// is).
+/// is). `place`: the value's folder and key, where the caller has them for
+/// the value as it is now.
 pub(crate) fn save_computed<T: Record>(
     value: &mut T,
     store: &Store,
     seconds: f64,
     leased: &Leased<'_>,
+    place: Option<(RecordDir, Map<String, Value>)>,
 ) -> Result<()> {
-    save_with(value, store, Some(seconds), leased)
+    save_with(value, store, Some(seconds), leased, place)
 }
 
 fn save_with<T: Record>(
@@ -58,9 +60,13 @@ fn save_with<T: Record>(
     store: &Store,
     compute_seconds: Option<f64>,
     leased: &Leased<'_>,
+    place: Option<(RecordDir, Map<String, Value>)>,
 ) -> Result<()> {
     let schema = T::__SCHEMA;
-    let (dir, key) = RecordDir::of(value).map_err(|e| e.in_record(schema.name))?;
+    let (dir, key) = match place {
+        Some(place) => place,
+        None => RecordDir::of(value).map_err(|e| e.in_record(schema.name))?,
+    };
     store.check_writable(dir.name(), &dir.path())?;
     let in_rec = |e: Error, d: &RecordDir| e.in_record(d.name());
     refs::check_resolved(&key).map_err(|e| in_rec(e, &dir))?;
