@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 mod common;
 use common::{
     flush_disk_writes, raw_mkdir, raw_put, raw_put_new, reset_peak, save_small_by_hand,
-    settle_disk, small_key, small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
+    settle_disk, small_load_or_compute, small_record, status_kb, sync_dir, Small, Trial, TRACE_LEN,
 };
 
 /// One record holding a big array.
@@ -783,13 +783,6 @@ fn child_save_small(o: &Opts, work: &Path, durable: bool) -> Measured {
 fn child_compute(o: &Opts, work: &Path, hit: bool, durable: bool) -> Measured {
     let count = if durable { o.small_durable } else { o.small };
     let store = Store::open(work.join("persist")).unwrap().durable(durable);
-    let compute = |r: &mut Small, i: usize| {
-        let full = small_record(i);
-        r.note = full.note;
-        r.score = full.score;
-        r.channels = full.channels;
-        r.trace = full.trace;
-    };
     if hit {
         for i in 0..count {
             small_record(i).save(&store).unwrap();
@@ -808,27 +801,7 @@ fn child_compute(o: &Opts, work: &Path, hit: bool, durable: bool) -> Measured {
         for leased in [leased_first, !leased_first] {
             let t = Instant::now();
             for i in keys(leased) {
-                if leased {
-                    let r = small_key(i)
-                        .load_or_compute(&store, |r| {
-                            compute(r, i);
-                            Ok(())
-                        })
-                        .unwrap();
-                    assert_eq!(r.score, i as f64 * 0.25);
-                } else {
-                    let r = match small_key(i).load(&store) {
-                        Ok(r) => r,
-                        Err(persist_core::Error::NotFound { .. }) => {
-                            let mut r = small_key(i);
-                            compute(&mut r, i);
-                            r.save(&store).unwrap();
-                            r
-                        }
-                        Err(e) => panic!("{e}"),
-                    };
-                    assert_eq!(r.score, i as f64 * 0.25);
-                }
+                small_load_or_compute(&store, i, leased);
             }
             let secs = t.elapsed().as_secs_f64();
             if leased {

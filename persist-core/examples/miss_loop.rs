@@ -18,7 +18,7 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{small_key, small_record};
+use common::{small_load_or_compute, small_record};
 use persist_core::{Persistence, Store};
 
 fn main() {
@@ -35,45 +35,14 @@ fn main() {
         }
     };
     let store = Store::open(dir).unwrap().durable(false);
-    let compute = |r: &mut common::Small, i: usize| {
-        let full = small_record(i);
-        r.note = full.note;
-        r.score = full.score;
-        r.channels = full.channels;
-        r.trace = full.trace;
-    };
     let warm = 1_000_000;
     for i in warm..warm + 3 {
-        small_key(i)
-            .load_or_compute(&store, |r| {
-                compute(r, i);
-                Ok(())
-            })
-            .unwrap();
+        small_load_or_compute(&store, i, true);
         small_record(i + 100).save(&store).unwrap();
     }
     let started = std::time::Instant::now();
     for i in 0..n {
-        let r = if leased {
-            small_key(i)
-                .load_or_compute(&store, |r| {
-                    compute(r, i);
-                    Ok(())
-                })
-                .unwrap()
-        } else {
-            match small_key(i).load(&store) {
-                Ok(r) => r,
-                Err(persist_core::Error::NotFound { .. }) => {
-                    let mut r = small_key(i);
-                    compute(&mut r, i);
-                    r.save(&store).unwrap();
-                    r
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
-        assert_eq!(r.score, i as f64 * 0.25);
+        small_load_or_compute(&store, i, leased);
     }
     eprintln!(
         "{n} misses ({}): {:.1} µs each",

@@ -64,6 +64,41 @@ pub fn small_key(i: usize) -> Small {
     )
 }
 
+/// Small record `i` loaded or computed, as the `compute_*` rows time it:
+/// with `leased`, a `load_or_compute`; without, what it did before leases (a
+/// `load`, and if it finds nothing the computation and a `save`). The
+/// computation fills in [`small_record`]'s data.
+pub fn small_load_or_compute(store: &persist_core::Store, i: usize, leased: bool) -> Small {
+    let compute = |r: &mut Small| {
+        let full = small_record(i);
+        r.note = full.note;
+        r.score = full.score;
+        r.channels = full.channels;
+        r.trace = full.trace;
+    };
+    let r = if leased {
+        small_key(i)
+            .load_or_compute(store, |r| {
+                compute(r);
+                Ok(())
+            })
+            .unwrap()
+    } else {
+        match small_key(i).load(store) {
+            Ok(r) => r,
+            Err(persist_core::Error::NotFound { .. }) => {
+                let mut r = small_key(i);
+                compute(&mut r);
+                r.save(store).unwrap();
+                r
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(r.score, i as f64 * 0.25);
+    r
+}
+
 /// Small record `i`, with its data and array.
 pub fn small_record(i: usize) -> Small {
     let mut r = small_key(i);
