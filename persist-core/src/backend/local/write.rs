@@ -31,7 +31,7 @@ pub(super) fn fill(
     durable: bool,
     write: &mut WriteFn<'_>,
 ) -> Result<()> {
-    fill_from_start(file, target, durable, write, 0)
+    fill_over(file, 0, target, durable, write)
 }
 
 /// [`fill`] for a file that holds `old_len` bytes already: written over
@@ -46,16 +46,6 @@ pub(super) fn fill_over(
     target: &Path,
     durable: bool,
     write: &mut WriteFn<'_>,
-) -> Result<()> {
-    fill_from_start(file, target, durable, write, old_len)
-}
-
-fn fill_from_start(
-    file: &File,
-    target: &Path,
-    durable: bool,
-    write: &mut WriteFn<'_>,
-    old_len: u64,
 ) -> Result<()> {
     let mut w = FileWriter::new(file, durable);
     write(&mut w).map_err(|e| e.within("", &target.display().to_string()))?;
